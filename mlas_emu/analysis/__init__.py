@@ -1,0 +1,1 @@
+"""mlas_emu.analysis (work in progress)."""

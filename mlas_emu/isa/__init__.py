@@ -1,0 +1,1 @@
+"""mlas_emu.isa (work in progress)."""

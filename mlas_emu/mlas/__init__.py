@@ -1,0 +1,1 @@
+"""mlas_emu.mlas (work in progress)."""

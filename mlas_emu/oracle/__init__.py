@@ -1,0 +1,1 @@
+"""mlas_emu.oracle (work in progress)."""

@@ -1,0 +1,1 @@
+"""mlas_emu.ort (work in progress)."""

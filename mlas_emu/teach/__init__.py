@@ -1,0 +1,1 @@
+"""mlas_emu.teach (work in progress)."""
