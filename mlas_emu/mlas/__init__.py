@@ -1,1 +1,19 @@
-"""mlas_emu.mlas (work in progress)."""
+"""MLAS as ONNX Runtime builds it for Arm64: packing, micro-kernels and drivers.
+
+One module per MLAS source it emulates (``sbgemm.py`` for ``sbgemm.h``, ``qgemm.py`` for
+``qgemm.h``, ``*_kernel_*.py`` for the micro-kernels). Public entry points load lazily.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {"sgemm_bf16": "sbgemm", "qgemm": "qgemm", "sgemm": "sgemm"}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'mlas_emu.mlas' has no attribute {name!r}")
