@@ -1,6 +1,80 @@
-"""``mlas-emu oracle ...`` (placeholder until the oracle lands)."""
+"""``mlas-emu oracle setup`` and ``mlas-emu oracle status``."""
+
+from __future__ import annotations
+
+import sys
+
+from . import _paths
 
 
 def register(sub):
-    p = sub.add_parser("oracle", help="real-Arm oracle (qemu-aarch64 + ONNX Runtime aarch64)")
-    p.set_defaults(func=lambda args: print("oracle: not implemented yet") or 1)
+    p = sub.add_parser("oracle", help="real-Arm oracle (qemu-aarch64 + ONNX Runtime aarch64)",
+                       description="Provision and inspect the real-Arm oracle.")
+    actions = p.add_subparsers(dest="oracle_command", metavar="ACTION")
+    p.set_defaults(func=lambda args: p.print_help() or 2)
+
+    s = actions.add_parser(
+        "setup", help="install qemu-aarch64, an arm64 CPython, ORT aarch64 wheels and the harness",
+        description="Idempotent: what is installed is kept; a rerun takes about a second. "
+                    f"Cache folder: {_paths.oracle_dir()} (env MLAS_EMU_ORACLE_DIR overrides).")
+    s.add_argument("--ort-version", action="append", metavar="V", dest="ort_versions",
+                   help="ONNX Runtime release to install (repeatable; default: "
+                        f"{', '.join(_paths.DEFAULT_SETUP_VERSIONS)}; any of "
+                        f"{_paths.OLDEST_ORACLE_VERSION}..1.27.0)")
+    s.add_argument("--cpu", default=None,
+                   help=f"check that qemu-aarch64 knows this -cpu value (default {_paths.DEFAULT_CPU})")
+    s.set_defaults(func=_setup)
+
+    st = actions.add_parser("status", help="what is installed: versions, sizes, paths")
+    st.add_argument("--json", action="store_true", help="print the status as JSON")
+    st.set_defaults(func=_status)
+
+
+def _setup(args) -> int:
+    from ..errors import OracleUnavailable
+    from ._provision import setup
+
+    try:
+        setup(args.ort_versions, cpu=args.cpu, log=lambda msg: print(f"oracle setup: {msg}", flush=True))
+    except (OracleUnavailable, ValueError) as exc:
+        print(f"oracle setup failed: {exc}", file=sys.stderr)
+        return 1
+    return _status(None)
+
+
+def _status(args) -> int:
+    from ._status import status
+
+    info = status()
+    if args is not None and getattr(args, "json", False):
+        import json
+
+        print(json.dumps(info, indent=2))
+        return 0
+    print(format_status(info))
+    return 0
+
+
+def format_status(info: dict) -> str:
+    qemu = info["qemu"]
+    lines = [
+        f"oracle folder   {info['dir']}  ({info['total_mb']} MB)",
+        f"qemu-aarch64    {qemu['version'] or 'missing'}  {qemu['path'] or ''}".rstrip(),
+        f"cross compiler  {info['cross_compiler'] or 'missing'}",
+        f"default cpu     {info['default_cpu']}",
+        _installed("arm64 python", info["sysroot"]),
+        f"harness         {'built' if info['harness']['built'] else 'missing'}",
+    ]
+    if info["missing_host_packages"]:
+        lines.append(f"missing host packages: {' '.join(info['missing_host_packages'])}")
+    if not info["ort"]:
+        lines.append("onnxruntime     none installed")
+    for version, ort in info["ort"].items():
+        lines.append(f"onnxruntime     {version:<8} numpy {ort['numpy']:<8} {ort['mb']:>7} MB")
+    lines.append("ready" if info["ready"] else "not ready: run mlas-emu oracle setup")
+    return "\n".join(lines)
+
+
+def _installed(label: str, part: dict) -> str:
+    state = f"{part['mb']} MB" if part["installed"] else "missing"
+    return f"{label:<15} {state}"

@@ -1,0 +1,360 @@
+"""QGEMM as MLAS runs it on Arm64 with I8MM: dispatch, K/N/M slices, zero-point algebra, threads.
+
+Models ``onnxruntime/core/mlas/lib/qgemm.h`` (``MlasGemmQuantGetDispatch``,
+``MlasGemmQuantOperation``, ``MlasGemmQuantPackedOperation``) and
+``onnxruntime/core/mlas/lib/qgemm.cpp`` (``MlasGemmBatch``, ``MlasGemmQuantThreaded``,
+``MlasGemmPackB``) of ONNX Runtime 1.17-1.27 built for Linux aarch64 (the PyPI wheels), on a CPU
+with I8MM: u8u8 and u8s8 run the UMMLA kernel (u8s8 through the 0x80 flip), s8s8 the SMMLA
+kernel, s8u8 is rejected.
+
+Every step is int32 arithmetic that wraps modulo 2^32, so the result is
+``sum_k (A[m,k] - zpA) * (B[k,n] - zpB[n])`` modulo 2^32 whatever the slicing, tiling, kernel
+or thread split. Two paths compute it:
+
+* ``path="fast"``: float64 BLAS on the zero-point-shifted operands. Each product is at most
+  255 * 255 in magnitude and every partial sum an integer below 2^53 for K below 2^37, so any
+  summation order is exact; the int64 result is then wrapped to int32.
+* ``path="instructions"``: the MLAS driver loops, the packing routines and the micro-kernel run
+  instruction by instruction on register images through :mod:`mlas_emu.isa` (``ummla`` /
+  ``smmla``), optionally recording a trace. Slow; for teaching and for checking the fast path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import qgemm_kernel_smmla, qgemm_kernel_ummla
+from .threading import check_threads, partition_work
+
+#: ``MLAS_QGEMM_THREAD_COMPLEXITY``: multiply-adds per thread before another thread is used.
+THREAD_COMPLEXITY = 65536
+#: ``MLAS_QGEMM_STRIDEN_THREAD_ALIGN``: N ranges of threads and the packed column sums align to 16.
+STRIDEN_THREAD_ALIGN = 16
+#: ``MLAS_MAXIMUM_THREAD_COUNT`` (``MlasPlatform.MaximumThreadCount`` on Linux).
+MAXIMUM_THREAD_COUNT = 16
+
+#: Largest K for which one float64 product of shifted operands is exact (K * 255^2 < 2^53).
+_EXACT_K_CHUNK = 1 << 36
+
+PATHS = ("fast", "instructions")
+
+
+def kernel_family(a_is_signed: bool, b_is_signed: bool):
+    """``MlasGemmQuantGetDispatch`` on Linux aarch64 with I8MM: the kernel module for the types.
+
+    Raises ``TypeError`` for int8 A with uint8 B, which MLAS does not support (and which no
+    ONNX Runtime operator registers).
+    """
+    if a_is_signed and not b_is_signed:
+        raise TypeError("QGEMM with int8 A and uint8 B is not supported by MLAS (AIsSigned=1, BIsSigned=0); "
+                        "use uint8 A with uint8/int8 B, or int8 A with int8 B")
+    return qgemm_kernel_smmla if a_is_signed else qgemm_kernel_ummla
+
+
+def _wrap32(values) -> np.ndarray:
+    """Integers (any width) -> int32 modulo 2^32, as two's-complement hardware wraps."""
+    return np.asarray(values).astype(np.int64).astype(np.uint32).view(np.int32)
+
+
+@dataclass(frozen=True)
+class PackedB:
+    """The buffer ``MlasGemmPackB`` builds for a constant B (``MatMulIntegerBase::PrePack``).
+
+    MLAS stores ``AlignedN`` int32 column sums over all of K (N rounded up to 16), then one
+    K slice of up to ``PackedStrideK = 384`` rows after another; inside a slice, batches of 128
+    columns packed by ``CopyPackB`` follow each other at ``n * AlignedK`` bytes (``slices``).
+    """
+
+    n: int
+    k: int
+    a_is_signed: bool
+    b_is_signed: bool
+    column_sums: np.ndarray
+    slices: tuple = field(repr=False)
+
+
+def gemm_pack_b(b: np.ndarray, *, a_is_signed: bool) -> PackedB:
+    """``MlasGemmPackB``: pack a 2-D int8/uint8 B once, as ONNX Runtime does for an initializer."""
+    b = np.asarray(b)
+    b_is_signed = b.dtype == np.int8
+    family = kernel_family(a_is_signed, b_is_signed)
+    count_k_total, n = b.shape
+    aligned_n = -(-n // STRIDEN_THREAD_ALIGN) * STRIDEN_THREAD_ALIGN
+    column_sums = np.zeros(aligned_n, dtype=np.int64)
+    slices = []
+    for k in range(0, count_k_total, family.PACKED_STRIDES.K):
+        count_k = min(count_k_total - k, family.PACKED_STRIDES.K)
+        aligned_k = -(-count_k // family.PACKED_K) * family.PACKED_K
+        data = np.zeros(aligned_n * aligned_k + 8 * aligned_k, dtype=np.uint8)
+        for n0 in range(0, n, 128):
+            count_n = min(n - n0, 128)
+            packed, sums = family.copy_pack_b(b[k:k + count_k, n0:n0 + count_n], b_is_signed=b_is_signed)
+            data[n0 * aligned_k:n0 * aligned_k + len(packed)] = packed
+            column_sums[n0:n0 + count_n] += sums[:count_n]
+        slices.append(data)
+    return PackedB(n, count_k_total, a_is_signed, b_is_signed, _wrap32(column_sums), tuple(slices))
+
+
+def thread_ranges(m: int, n: int, k: int, threads: int, batch: int = 1) -> list[tuple[int, int, int, int]]:
+    """``MlasGemmBatch`` + ``MlasGemmQuantThreaded``: ``(start_m, count_m, start_n, count_n)`` per thread.
+
+    The thread count grows with ``M*N*K`` (one thread per 65536 multiply-adds), capped by the
+    session's intra-op threads; wide products split N in 16-column blocks, others split M.
+    """
+    complexity = float(m) * n * k * batch
+    if complexity < THREAD_COMPLEXITY * MAXIMUM_THREAD_COUNT:
+        target = int(complexity / THREAD_COMPLEXITY) + 1
+    else:
+        target = MAXIMUM_THREAD_COUNT
+    target = min(target, threads)
+    per_gemm = max(target // batch, 1)
+    blocked_n = -(-n // STRIDEN_THREAD_ALIGN)
+    if n > m:
+        per_gemm = min(per_gemm, blocked_n)
+        count_m_threads, count_n_threads = 1, per_gemm
+    else:
+        per_gemm = min(per_gemm, m)
+        count_m_threads, count_n_threads = per_gemm, 1
+    ranges = []
+    for tid in range(per_gemm):
+        start_m, count_m = partition_work(tid // count_n_threads, count_m_threads, m)
+        start_n, count_n = partition_work(tid % count_n_threads, count_n_threads, blocked_n)
+        start_n *= STRIDEN_THREAD_ALIGN
+        count_n = min(n - start_n, count_n * STRIDEN_THREAD_ALIGN)
+        ranges.append((start_m, count_m, start_n, count_n))
+    return ranges
+
+
+def _offset_a(family, zero_point_a: int) -> int:
+    """``OffsetAType(Data->ZeroPointA)``: uint8 for the UMMLA family, int8 for SMMLA."""
+    zp = int(zero_point_a) & 0xFF
+    return zp - 0x100 if family is qgemm_kernel_smmla and zp >= 0x80 else zp
+
+
+def _zero_point_b_buffer(family, zero_points, b_is_signed):
+    """``MlasGemmQuantFixupZeroPointB`` (per column): ``-fixup(zp[n])``, zero-filled to a multiple of 16."""
+    count = len(zero_points)
+    aligned = -(-count // STRIDEN_THREAD_ALIGN) * STRIDEN_THREAD_ALIGN
+    buf = np.zeros(max(aligned, 8), dtype=np.int32)
+    buf[:count] = [-family.fixup_zero_point_b(int(z), b_is_signed) for z in zero_points]
+    return buf
+
+
+def _run_row_panel(family, packed_a, row_sums, packed_b, c, packed_count_k, count_m, count_n, column_sums,
+                   zp_buffer, zero_mode, trace, origin):
+    """Step through the rows of one packed A panel, one kernel call per row group."""
+    pa = 0
+    done = 0
+    m0, n0, k0, count_k = origin
+    while done < count_m:
+        handled = family.gemm_kernel(packed_a[pa:], packed_b, c[done:], packed_count_k, count_m - done, count_n,
+                                     row_sums[done:], column_sums, zp_buffer, zero_mode, trace=trace,
+                                     origin=(m0 + done, n0, k0, count_k))
+        pa += family.PACKED_K * packed_count_k * handled
+        done += handled
+
+
+def gemm_quant_operation(family, a, b, c, zero_point_a, zero_point_b, range_m, range_n, *, trace=None):
+    """``MlasGemmQuantOperation``: B packed on the fly, K slices of 256, N slices of 128, M slices of 24.
+
+    ``zero_point_b`` is an int (per tensor) or a 1-D array (per column); ``c`` (int32, M x N)
+    receives rows ``range_m`` and columns ``range_n``.
+    """
+    strides = family.STRIDES
+    b_is_signed = b.dtype == np.int8
+    start_m, count_m_range = range_m
+    start_n, count_n_range = range_n
+    zpa = _offset_a(family, zero_point_a)
+    per_column = np.ndim(zero_point_b) == 1
+    zpb = 0 if per_column else family.fixup_zero_point_b(int(zero_point_b), b_is_signed)
+    k_total = a.shape[1]
+    for k in range(0, k_total, strides.K):  # pc loop: K slices
+        count_k = min(k_total - k, strides.K)
+        packed_count_k = -(-count_k // family.PACKED_K)
+        for n in range(0, count_n_range, strides.N):  # jc loop: N slices
+            count_n = min(count_n_range - n, strides.N)
+            cols = slice(start_n + n, start_n + n + count_n)
+            zp_buffer = _zero_point_b_buffer(family, zero_point_b[cols], b_is_signed) if per_column else None
+            packed_b, column_sums = family.copy_pack_b(b[k:k + count_k, cols], b_is_signed=b_is_signed)
+            column_sums = _wrap32(column_sums.astype(np.int64) * -zpa)
+            for m in range(0, count_m_range, strides.M):  # ic loop: M slices
+                count_m = min(count_m_range - m, strides.M)
+                rows = slice(start_m + m, start_m + m + count_m)
+                packed_a, row_sums = family.copy_pack_a(a[rows, k:k + count_k])
+                row_sums = _scale_row_sums(row_sums, count_k, zpa, None if per_column else zpb)
+                _run_row_panel(family, packed_a, row_sums, packed_b, c[rows, cols], packed_count_k, count_m,
+                               count_n, column_sums, zp_buffer, k == 0, trace,
+                               (start_m + m, start_n + n, k, count_k))
+
+
+def gemm_quant_packed_operation(family, a, packed: PackedB, c, zero_point_a, zero_point_b, range_m, range_n, *,
+                                trace=None):
+    """``MlasGemmQuantPackedOperation``: pre-packed B, K slices of 384.
+
+    The packed column sums (over all K, times ``-zpA``) seed the accumulators of the first K
+    slice only; later slices start from zero column sums.
+    """
+    strides = family.PACKED_STRIDES
+    start_m, count_m_range = range_m
+    start_n, count_n_range = range_n
+    zpa = _offset_a(family, zero_point_a)
+    per_column = np.ndim(zero_point_b) == 1
+    zpb = 0 if per_column else family.fixup_zero_point_b(int(zero_point_b), packed.b_is_signed)
+    k_total = a.shape[1]
+    for slice_index, k in enumerate(range(0, k_total, strides.K)):
+        count_k = min(k_total - k, strides.K)
+        packed_count_k = -(-count_k // family.PACKED_K)
+        data = packed.slices[slice_index]
+        for n in range(0, count_n_range, strides.N):
+            count_n = min(count_n_range - n, strides.N)
+            cols = slice(start_n + n, start_n + n + count_n)
+            if k == 0:
+                column_sums = _wrap32(packed.column_sums[cols].astype(np.int64) * -zpa)
+            else:
+                column_sums = np.zeros(strides.N, dtype=np.int32)
+            column_sums = np.concatenate([column_sums, np.zeros(8, np.int32)])
+            zp_buffer = _zero_point_b_buffer(family, zero_point_b[cols], packed.b_is_signed) if per_column else None
+            offset = (start_n + n) * family.PACKED_K * packed_count_k
+            packed_b = data[offset:]
+            for m in range(0, count_m_range, strides.M):
+                count_m = min(count_m_range - m, strides.M)
+                rows = slice(start_m + m, start_m + m + count_m)
+                packed_a, row_sums = family.copy_pack_a(a[rows, k:k + count_k])
+                row_sums = _scale_row_sums(row_sums, count_k, zpa, None if per_column else zpb)
+                _run_row_panel(family, packed_a, row_sums, packed_b, c[rows, cols], packed_count_k, count_m,
+                               count_n, column_sums, zp_buffer, k == 0, trace,
+                               (start_m + m, start_n + n, k, count_k))
+
+
+def _scale_row_sums(row_sums, count_k, zpa, zpb):
+    """``RowSum -= CountK * zpA``, then ``RowSum *= -zpB`` for a per-tensor B zero point (int32, wrapping)."""
+    sums = row_sums.astype(np.int64) - count_k * zpa
+    if zpb is not None:
+        sums = _wrap32(sums).astype(np.int64) * -zpb
+    return _wrap32(sums)
+
+
+def qgemm_instructions(a, b, zero_point_a=0, zero_point_b=0, *, threads=1, packed_b=True, trace=None):
+    """The whole MLAS QGEMM, thread range by thread range, with the instruction-level kernel."""
+    family = kernel_family(a.dtype == np.int8, b.dtype == np.int8)
+    m, k = a.shape
+    n = b.shape[1]
+    c = np.zeros((m, n), dtype=np.int32)
+    packed = gemm_pack_b(b, a_is_signed=a.dtype == np.int8) if packed_b else None
+    for start_m, count_m, start_n, count_n in thread_ranges(m, n, k, threads):
+        if count_m <= 0 or count_n <= 0:
+            continue
+        if k == 0:
+            continue
+        if packed is not None:
+            gemm_quant_packed_operation(family, a, packed, c, zero_point_a, zero_point_b, (start_m, count_m),
+                                        (start_n, count_n), trace=trace)
+        else:
+            gemm_quant_operation(family, a, b, c, zero_point_a, zero_point_b, (start_m, count_m),
+                                 (start_n, count_n), trace=trace)
+    return c
+
+
+def qgemm_fast(a, b, zero_point_a=0, zero_point_b=0) -> np.ndarray:
+    """``sum_k (A - zpA)(B - zpB)`` modulo 2^32 through float64 BLAS in exactly representable chunks."""
+    ad = a.astype(np.float64)
+    ad -= float(zero_point_a)
+    bd = b.astype(np.float64)
+    bd -= np.asarray(zero_point_b, dtype=np.float64)
+    k = a.shape[1]
+    if k <= _EXACT_K_CHUNK:
+        return _wrap_float(ad @ bd)
+    total = np.zeros((a.shape[0], b.shape[1]), dtype=np.int64)  # pragma: no cover - K >= 2^36
+    for k0 in range(0, k, _EXACT_K_CHUNK):  # pragma: no cover
+        total += (ad[:, k0:k0 + _EXACT_K_CHUNK] @ bd[k0:k0 + _EXACT_K_CHUNK]).astype(np.int64)
+    return _wrap32(total)  # pragma: no cover
+
+
+def _wrap_float(exact: np.ndarray) -> np.ndarray:
+    """Exact integer-valued float64 -> int32 modulo 2^32."""
+    return exact.astype(np.int64).astype(np.uint32).view(np.int32)
+
+
+def _check_operand(x, name):
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array of int8 or uint8, got {type(x).__name__}")
+    if x.dtype not in (np.int8, np.uint8):
+        raise TypeError(f"{name} must have dtype int8 or uint8, got {x.dtype}")
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (got shape {x.shape}); batched products live in mlas_emu.ort")
+    return x
+
+
+def check_zero_point(value, dtype, name, *, length=None):
+    """A zero point as an int (scalar or 0-d) or, with ``length``, also an int array of shape (length,).
+
+    Values must lie in the range of ``dtype`` (the type of the matrix they belong to).
+    """
+    info = np.iinfo(dtype)
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iub" or arr.dtype == np.bool_:
+        raise TypeError(f"{name} must be an integer (or integer array), got {arr.dtype}")
+    if arr.ndim == 1 and length is not None:
+        if arr.shape != (length,):
+            raise ValueError(f"{name} per column must have shape ({length},), got {arr.shape}")
+    elif arr.ndim != 0:
+        allowed = f"a scalar or shape ({length},)" if length is not None else "a scalar"
+        raise ValueError(f"{name} must be {allowed}, got shape {arr.shape}")
+    if arr.size and (arr.min() < info.min or arr.max() > info.max):
+        raise ValueError(f"{name} must lie in [{info.min}, {info.max}] (the range of {np.dtype(dtype)}), got {value!r}")
+    return arr.astype(np.int64) if arr.ndim == 1 else int(arr)
+
+
+def qgemm(A, B, a_zero_point=0, b_zero_point=0, *, threads=1, packed_b=True, path="fast", trace=None):
+    """``MlasGemmBatch`` for one product: ``C = (A - a_zero_point) @ (B - b_zero_point)`` in int32.
+
+    A is ``M x K`` and B ``K x N``, each int8 or uint8 (uint8 x uint8, uint8 x int8 and int8 x int8;
+    int8 x uint8 raises ``TypeError``). ``a_zero_point`` is a scalar of A's type;
+    ``b_zero_point`` a scalar or an (N,) array of B's type (per-column zero points). The result
+    is the int32 matrix MLAS writes, sums wrapping modulo 2^32. ``threads`` is the emulated
+    session's intra-op thread count and ``packed_b`` whether B was pre-packed (a constant
+    initializer); neither changes the result, both shape the instruction trace.
+    ``path="instructions"`` runs MLAS's packing and micro-kernel instruction by instruction
+    (optionally appending :class:`~mlas_emu.mlas.trace.InstructionRecord` s to ``trace``);
+    ``"fast"`` computes the same bits with float64 BLAS.
+
+    >>> import numpy as np
+    >>> A = np.array([[255, 0]], np.uint8); B = np.array([[1], [2]], np.int8)
+    >>> qgemm(A, B, a_zero_point=128, b_zero_point=-1)
+    array([[-130]], dtype=int32)
+    """
+    A = _check_operand(A, "A")
+    B = _check_operand(B, "B")
+    if A.shape[1] != B.shape[0]:
+        raise ValueError(f"A is {A.shape[0]}x{A.shape[1]} and B is {B.shape[0]}x{B.shape[1]}: K must match")
+    kernel_family(A.dtype == np.int8, B.dtype == np.int8)
+    zpa = check_zero_point(a_zero_point, A.dtype, "a_zero_point")
+    zpb = check_zero_point(b_zero_point, B.dtype, "b_zero_point", length=B.shape[1])
+    check_threads(threads)
+    if path not in PATHS:
+        raise ValueError(f"path must be one of {PATHS}, got {path!r}")
+    if trace is not None and path != "instructions":
+        raise ValueError("a trace is only recorded with path='instructions'")
+    if path == "instructions":
+        return qgemm_instructions(A, B, zpa, zpb, threads=threads, packed_b=packed_b, trace=trace)
+    return qgemm_fast(A, B, zpa, zpb)
+
+
+class _CallableModule(type(np)):
+    """This module shares its name with its main function: ``mlas_emu.mlas.qgemm`` (and the
+    ``mlas_emu.qgemm`` shortcut) may resolve to the module once it is imported, so calling the
+    module calls :func:`qgemm`."""
+
+    def __call__(self, *args, **kwargs):
+        return qgemm(*args, **kwargs)
+
+
+def _make_module_callable():
+    import sys
+
+    sys.modules[__name__].__class__ = _CallableModule
+
+
+_make_module_callable()

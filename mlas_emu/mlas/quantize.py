@@ -1,0 +1,119 @@
+"""QGEMM output processors and the quantization of A, as ONNX Runtime's Linux aarch64 wheels run them.
+
+Models ``MLAS_QGEMM_SCALE_BIAS_OUTPUT_PROCESSOR`` (``onnxruntime/core/mlas/lib/qpostprocessor.cpp``),
+``MlasRequantizeOutput`` (NEON branch of ``onnxruntime/core/mlas/lib/quantize.cpp``), and the
+dynamic quantization of A in DynamicQuantizeMatMul: ``GetQuantizationParameter`` (``onnxruntime/
+core/util/qmath.h``) and ``MlasQuantizeLinear`` (NEON branch of ``quantize.cpp``), ONNX Runtime
+1.17-1.27.
+
+The processors are elementwise and MLAS calls them once per output element, after the last K
+slice; applying them to the whole int32 matrix therefore gives the same bits.
+
+The wheels are built by GCC with ``-std=gnu++17``, which contracts ``vmulq_f32`` + ``vaddq_f32``
+into ``fmla`` (and ``c*s + b`` into ``fmadd``): the scale-bias output is ``fmaf(float(acc), scale,
+bias)`` with one rounding. This matched every element of every case tried on 1.17.1, 1.23.2 and
+1.27.0 under the real-Arm oracle; x86 builds round twice and differ in about a third of elements.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_F32 = np.float32
+
+
+def fmaf(a, b, c) -> np.ndarray:
+    """IEEE fused multiply-add in binary32 (``fmadd``/``fmla``, round to nearest even), elementwise.
+
+    ``a * b`` of two float32 values is exact in float64 (48 significant bits). The sum with ``c``
+    is formed exactly as ``s + err`` (TwoSum), rounded to 53 bits with round-to-odd, then
+    rounded once to float32: rounding to odd at p + 2 or more bits and then to nearest at p bits
+    equals one rounding to nearest (Boldo and Melquiond, 2008). Infinities and NaNs propagate.
+    """
+    p = np.asarray(a, _F32).astype(np.float64) * np.asarray(b, _F32).astype(np.float64)
+    c64 = np.asarray(c, _F32).astype(np.float64)
+    s = p + c64
+    bb = s - p
+    with np.errstate(invalid="ignore"):
+        err = (p - (s - bb)) + (c64 - bb)
+    inexact = np.isfinite(s) & (err != 0)
+    bits = np.array(s, dtype=np.float64, copy=True).view(np.int64)
+    toward_zero = inexact & (np.signbit(err) != np.signbit(s))
+    bits = np.where(toward_zero, bits - 1, bits)
+    bits = np.where(inexact, bits | 1, bits)
+    with np.errstate(over="ignore"):
+        return bits.view(np.float64).astype(_F32)
+
+
+def scale_bias_output(acc, scale, bias=None) -> np.ndarray:
+    """``MLAS_QGEMM_SCALE_BIAS_OUTPUT_PROCESSOR`` in ZeroMode, as compiled for Linux aarch64.
+
+    ``acc`` is the int32 QGEMM result (..., N); ``scale`` a float32 scalar or (N,) per-column
+    multipliers; ``bias`` None or float32 (N,). Returns ``float(acc) * scale`` without bias and
+    ``fmaf(float(acc), scale, bias)`` with it (``scvtf`` rounds to nearest even).
+    """
+    f = np.asarray(acc, np.int32).astype(_F32)
+    scale = np.asarray(scale, _F32)
+    if bias is None:
+        return f * scale
+    return fmaf(f, scale, np.asarray(bias, _F32))
+
+
+def requantize_output(acc, scale, zero_point, out_dtype, bias=None) -> np.ndarray:
+    """``MlasRequantizeOutput`` (NEON): int32 -> int8/uint8 for QLinearMatMul.
+
+    Per element: ``acc + bias`` (int32, wrapping), ``scvtf`` (nearest even), one ``fmul`` by the
+    scale (scalar or per column), ``fcvtns`` (nearest even, saturating, NaN -> 0), ``sqxtn`` to
+    int16, ``sqadd`` of the zero point in int16, then ``sqxtn``/``sqxtun`` to the output type.
+    """
+    v = np.asarray(acc, np.int32)
+    if bias is not None:
+        v = (v.astype(np.int64) + np.asarray(bias, np.int64)).astype(np.uint32).view(np.int32)
+    f = v.astype(_F32) * np.asarray(scale, _F32)
+    i32 = _fcvtns(f)
+    i16 = np.clip(i32, -32768, 32767)
+    i16 = np.clip(i16 + int(zero_point), -32768, 32767)
+    info = np.iinfo(out_dtype)
+    return np.clip(i16, info.min, info.max).astype(out_dtype)
+
+
+def _fcvtns(f) -> np.ndarray:
+    """FCVTNS (float32 -> int32): round to nearest even, saturate, NaN -> 0."""
+    f = np.asarray(f, _F32).astype(np.float64)
+    r = np.rint(np.nan_to_num(f, nan=0.0, posinf=2.0**31, neginf=-(2.0**31)))
+    return np.clip(r, -(2.0**31), 2.0**31 - 1).astype(np.int64)
+
+
+def round_half_to_even(x):
+    """``RoundHalfToEven`` (qmath.h): ``x - remainderf(x, 1)``; non-finite values pass through."""
+    return np.rint(np.asarray(x, _F32))
+
+
+def quantization_parameters_u8(a) -> tuple[np.float32, int]:
+    """``GetQuantizationParameter<uint8_t>`` (qmath.h): A's scale and zero point in DynamicQuantizeMatMul.
+
+    ``min``/``max`` over all elements (exact for any order), widened to include 0;
+    ``scale = (max - min) / 255.0f`` (fsub, fdiv; 1.0 when max == min);
+    ``zp = RoundHalfToEven(clamp(0.0f - min / scale, 0, 255))``.
+    """
+    a = np.asarray(a, _F32)
+    lo = _F32(min(_F32(a.min()), _F32(0.0))) if a.size else _F32(0.0)
+    hi = _F32(max(_F32(a.max()), _F32(0.0))) if a.size else _F32(0.0)
+    scale = _F32(1.0) if hi == lo else _F32(_F32(hi - lo) / _F32(255.0))
+    initial = _F32(_F32(0.0) - _F32(lo / scale))
+    zp = int(round_half_to_even(_F32(max(_F32(0.0), min(_F32(255.0), initial)))))
+    return scale, zp
+
+
+def quantize_linear(x, scale, zero_point, out_dtype=np.uint8) -> np.ndarray:
+    """``MlasQuantizeLinear`` (NEON): ``fcvtns(minnm(maxnm(x / scale, qmin - zp), qmax - zp)) + zp``.
+
+    True float32 division; FMAXNM/FMINNM return the number when the other operand is NaN, so a
+    NaN input becomes ``qmin``.
+    """
+    info = np.iinfo(out_dtype)
+    zp = int(zero_point)
+    v = np.asarray(x, _F32) / _F32(scale)
+    v = np.fmax(v, _F32(info.min - zp))
+    v = np.fmin(v, _F32(info.max - zp))
+    return (np.rint(v).astype(np.int32) + zp).astype(out_dtype)

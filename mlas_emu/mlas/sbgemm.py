@@ -1,0 +1,344 @@
+"""MLAS's SBGEMM driver: ``MlasSBGemmBatch`` and the packed / non-packed operations.
+
+Models ``onnxruntime/core/mlas/lib/sbgemm.h`` (``MlasSBGemmBatch``, ``MlasSBGemmOperation``,
+``MlasSBGemmPackedOperation``, ``MlasSBGemmNonPackedOperation``) as shipped in the ONNX Runtime
+1.17.1 to 1.27.0 aarch64 wheels, on top of the Neon kernel in :mod:`.sbgemm_kernel_neon`.
+
+Matrices live in flat float32 buffers with offsets and leading dimensions, as in MLAS, because
+ORT's own defects (docs/defects.md) depend on what lies *next to* a matrix in memory:
+
+1. ``NonPackedLayout``: the non-packed path packs B in 256-row blocks but the kernel reads a
+   slice of up to 2048 rows as one block (per-thread N <= 64 and K > 256).
+2. ``PackedOffset``: the packed path offsets B by ``CountK * SliceStartN`` instead of the padded
+   ``align(CountK, 4) * SliceStartN`` (last K block not a multiple of 4, slices at N >= 128 or
+   threads whose N range does not start at 0).
+3. ``AOverRead``: with ``CountK % 4 != 0`` the kernel loads 4 floats per row in its last step,
+   reading up to 3 floats past each row of A.
+
+And one MLAS-level quirk ORT never meets (it passes no bias): ``NonPackedBiasOffset``, the
+non-packed path indexes the bias from the thread's first column, not the matrix's.
+
+``faithful=True`` reproduces them (memory nothing wrote reads as NaN; A past the end of the
+caller's buffer as finite, taken as 0.0); ``faithful=False`` computes what the code intended.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import OrtDefectWarning
+from . import sbgemm_kernel_neon as kn
+from .threading import check_threads, partition_work
+
+#: MLAS_SBGEMM_THREAD_COMPLEXITY and MLAS_SGEMM_THREAD_COMPLEXITY (mlasi.h): 64 * 1024 each.
+SBGEMM_THREAD_COMPLEXITY = 64 * 1024
+#: MLAS_MAXIMUM_THREAD_COUNT (mlasi.h), the platform's MaximumThreadCount.
+MAXIMUM_THREAD_COUNT = 16
+#: Elements of the thread-local B panel (UpAlignSize(Strides.N * Strides.K * sizeof(bf16)) / 2).
+PANEL_B_ELEMENTS = kn.STRIDE_N * kn.STRIDE_K
+
+DEFECT_TEXT = {
+    "NonPackedLayout": (
+        "ONNX Runtime SBGEMM defect 1 (non-packed B, K slice > 256): B is packed in 256-row blocks "
+        "but the kernel reads the slice as one block"
+    ),
+    "PackedOffset": (
+        "ONNX Runtime SBGEMM defect 2 (pre-packed B, last K block not a multiple of 4, N slice "
+        "starting past column 0): B is read at CountK*SliceStartN instead of align(CountK,4)*SliceStartN"
+    ),
+    "AOverRead": (
+        "ONNX Runtime SBGEMM defect 3 (K % 4 != 0): the kernel reads up to 3 floats past each row of A"
+    ),
+    "NonPackedBiasOffset": (
+        "MLAS SBGEMM quirk (non-packed B with bias, N split across threads): the bias is indexed "
+        "from the thread's first column instead of the matrix's"
+    ),
+}
+
+
+@dataclass
+class DefectLog:
+    """Conditions met during one emulated call, turned into warnings by :meth:`warn`."""
+
+    faithful: bool = True
+    events: dict = field(default_factory=dict)
+
+    def note(self, name: str, detail: str) -> None:
+        self.events.setdefault(name, [])
+        if len(self.events[name]) < 4 and detail not in self.events[name]:
+            self.events[name].append(detail)
+
+    def warn(self, stacklevel: int = 3) -> None:
+        for name, details in self.events.items():
+            what = "reproduced" if self.faithful else "corrected (faithful=False)"
+            warnings.warn(
+                f"{DEFECT_TEXT[name]}; {what}: {'; '.join(details)}",
+                OrtDefectWarning,
+                stacklevel=stacklevel,
+            )
+
+
+@dataclass
+class SBGemmData:
+    """``MLAS_SBGEMM_DATA_PARAMS``: one GEMM of a batch, as flat buffers plus offsets.
+
+    ``b`` is fp32 (``b_is_packed=False``, the non-packed path, ``BIsfp32``) or the uint16
+    packed buffer of :func:`~.sbgemm_kernel_neon.convert_pack_b`. ``c`` is written in place.
+    """
+
+    a: np.ndarray
+    a_offset: int
+    lda: int
+    b: np.ndarray
+    b_offset: int
+    ldb: int
+    b_is_packed: bool
+    c: np.ndarray
+    c_offset: int
+    ldc: int
+    bias: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Partition:
+    """How ``MlasSBGemmBatch`` splits the work: threads per GEMM and the M/N thread grid."""
+
+    threads_per_gemm: int
+    thread_count_m: int
+    thread_count_n: int
+
+
+def thread_partition(m: int, n: int, k: int, batch: int, threads: int) -> Partition:
+    """``MlasSBGemmBatch``: target threads from M*N*K, then a 1-D split of M or of N (blocks of 16)."""
+    complexity = float(m) * float(n) * float(k)
+    if complexity < float(SBGEMM_THREAD_COMPLEXITY * MAXIMUM_THREAD_COUNT):
+        target = int(complexity / float(SBGEMM_THREAD_COMPLEXITY)) + 1
+    else:
+        target = MAXIMUM_THREAD_COUNT
+    target = min(target, threads)
+    per_gemm = (target + batch - 1) // batch
+    if n > m:
+        blocked_n = (n + kn.PACKED_N - 1) // kn.PACKED_N
+        per_gemm = min(per_gemm, blocked_n)
+        return Partition(per_gemm, 1, per_gemm)
+    per_gemm = min(per_gemm, m)
+    return Partition(per_gemm, per_gemm, 1)
+
+
+def non_packed_strides(n: int, k: int) -> tuple[int, int]:
+    """``MlasSBGemmNonPackedOperation``'s (StrideN, StrideK) for the thread's N and K."""
+    stride_n, stride_k = kn.STRIDE_N, kn.STRIDE_K
+    if n >= k:
+        while stride_k // 2 >= k:
+            stride_n *= 2
+            stride_k //= 2
+    else:
+        while stride_n > 16 and stride_n // 2 >= n:
+            stride_k *= 2
+            stride_n //= 2
+    return stride_n, stride_k
+
+
+@dataclass
+class _Run:
+    """Per-call settings threaded through the drivers."""
+
+    faithful: bool
+    path: str
+    log: DefectLog
+    trace: list | None
+
+
+def sbgemm_batch(m: int, n: int, k: int, data: list[SBGemmData], *, threads: int = 1,
+                 faithful: bool = True, path: str = "fast", trace: list | None = None) -> DefectLog:
+    """``MlasSBGemmBatch(M, N, K, BatchN, Data, ThreadPool)``: every GEMM of the batch, all threads.
+
+    Threads are emulated one after another (their C regions are disjoint); each thread's
+    non-packed B panel starts with unknown contents. Returns the :class:`DefectLog`.
+    """
+    check_threads(threads)
+    if path not in ("fast", "instructions"):
+        raise ValueError(f"path must be 'fast' or 'instructions', got {path!r}")
+    run = _Run(faithful, path, DefectLog(faithful), trace)
+    part = thread_partition(m, n, k, len(data), threads)
+    for tid in range(part.threads_per_gemm * len(data)):
+        gemm, thread = divmod(tid, part.threads_per_gemm)
+        sbgemm_operation(part, m, n, k, data[gemm], thread, run)
+    return run.log
+
+
+def sbgemm_operation(part: Partition, m, n, k, d: SBGemmData, thread_id: int, run: _Run) -> None:
+    """``MlasSBGemmOperation``: this thread's M and N ranges, then the packed or non-packed path."""
+    tid_m, tid_n = divmod(thread_id, part.thread_count_n)
+    start_m, count_m = partition_work(tid_m, part.thread_count_m, m)
+    blocked_n = (n + kn.PACKED_N - 1) // kn.PACKED_N
+    start_n, count_n = partition_work(tid_n, part.thread_count_n, blocked_n)
+    start_n *= kn.PACKED_N
+    count_n = min(n - start_n, count_n * kn.PACKED_N)
+    if count_m <= 0 or count_n <= 0:
+        return
+    a_off = d.a_offset + start_m * d.lda
+    c_off = d.c_offset + start_m * d.ldc + start_n
+    if d.b_is_packed:
+        _packed_operation(count_m, start_n, count_n, blocked_n * kn.PACKED_N, k, d, a_off, c_off, run)
+    else:
+        _non_packed_operation(count_m, start_n, count_n, k, d, a_off, c_off, run)
+
+
+def _packed_operation(m, range_start_n, range_count_n, aligned_n, k, d, a_off, c_off, run):
+    """``MlasSBGemmPackedOperation``: N slices of 128, K slices of 256, B from the shared packed buffer."""
+    for n0 in range(0, range_count_n, kn.STRIDE_N):  # jc
+        slice_start_n = range_start_n + n0
+        count_n = min(range_count_n - n0, kn.STRIDE_N)
+        for k0 in range(0, k, kn.STRIDE_K):  # pc
+            count_k = min(k - k0, kn.STRIDE_K)
+            zero_mode = k0 == 0
+            intended = aligned_n * k0 + kn.align_up(count_k, kn.PACKED_K) * slice_start_n
+            shipped = aligned_n * k0 + count_k * slice_start_n
+            pb = intended
+            if shipped != intended:
+                run.log.note("PackedOffset", f"columns {slice_start_n}-{slice_start_n + count_n - 1}, "
+                                             f"K block {k0}-{k0 + count_k - 1}")
+                if run.faithful:
+                    pb = shipped
+            bias = None
+            if zero_mode and d.bias is not None:
+                bias = d.bias[slice_start_n : slice_start_n + count_n]
+            sbgemm_kernel(m, count_n, count_k, d.a, a_off + k0, d.lda, d.b, None, d.b_offset + pb,
+                          d.c, c_off + n0, d.ldc, bias, zero_mode, run)
+
+
+def _non_packed_operation(m, range_start_n, n, k, d, a_off, c_off, run):
+    """``MlasSBGemmNonPackedOperation``: strides from the thread's N and K, B packed per slice."""
+    stride_n, stride_k = non_packed_strides(n, k)
+    panel = np.zeros(PANEL_B_ELEMENTS, dtype=np.uint16)
+    known = np.zeros(PANEL_B_ELEMENTS, dtype=np.bool_)  # thread-local buffer: contents unknown
+    b_base = d.b_offset + range_start_n
+    for n0 in range(0, n, stride_n):  # jc
+        count_n = min(n - n0, stride_n)
+        for k0 in range(0, k, stride_k):  # pc
+            count_k = min(k - k0, stride_k)
+            block = _gather(d.b, b_base + n0 + k0 * d.ldb, count_k, count_n, d.ldb)
+            if count_k > kn.STRIDE_K:
+                run.log.note("NonPackedLayout", f"columns {range_start_n + n0}-{range_start_n + n0 + count_n - 1}, "
+                                                f"K slice {k0}-{k0 + count_k - 1} read as one block")
+            if count_k > kn.STRIDE_K and not run.faithful:
+                buf = kn.convert_copy_pack_b(kn.bfcvtn_bits(block))
+                buf_known = None
+            else:
+                kn.convert_pack_b_into(panel, known, block)
+                buf, buf_known = panel, known
+            zero_mode = k0 == 0
+            bias = None
+            if zero_mode and d.bias is not None:
+                first = n0 if run.faithful else range_start_n + n0
+                if range_start_n:
+                    run.log.note("NonPackedBiasOffset", f"columns from {range_start_n} use bias[{n0}...]")
+                bias = d.bias[first : first + count_n]
+            sbgemm_kernel(m, count_n, count_k, d.a, a_off + k0, d.lda, buf, buf_known, 0,
+                          d.c, c_off + n0, d.ldc, bias, zero_mode, run)
+
+
+def _gather(flat, offset, rows, cols, ld):
+    idx = offset + np.arange(rows)[:, None] * ld + np.arange(cols)[None, :]
+    return flat[idx]
+
+
+def sbgemm_kernel(count_m, count_n, count_k, a, a_off, lda, buf, known, b_off, c, c_off, ldc,
+                  bias, zero_mode, run: _Run) -> None:
+    """``MlasSBGemmKernel<MLAS_SBGEMM_KERNEL_NEON>`` with the 1.17-1.27 wrapper: the assembly on A in place.
+
+    Loads the operands as the assembly does, runs the micro-kernel (fast or instruction
+    path), then stores (ZeroMode) or adds (Add mode) into C.
+    """
+    rows = a_off + np.arange(count_m) * lda
+    d_a0 = a_off - (a_off % lda if lda else 0)
+    a_op = kn.read_a_operand(a, rows, count_k)
+    bits = a_op.bits
+    over = a_op.over_read
+    if over.any():
+        lanes = np.where(over & ~a_op.past_end, bits, np.uint16(0))
+        special_rows = np.nonzero(((lanes & 0x7F80) == 0x7F80).any(axis=1))[0]
+        if special_rows.size:
+            run.log.note("AOverRead", f"Inf/NaN just past rows {_rows_text((rows[special_rows] - d_a0) // lda)} "
+                                      f"(K block of {count_k}) makes those rows NaN")
+        if run.faithful and (a_op.past_end & over).any():
+            run.log.note("AOverRead", "the last row reads past the end of A; that memory is taken as finite (0.0)")
+        if not run.faithful:
+            bits = np.where(over, np.uint16(0), bits)
+    b_bits, defined = kn.read_b_operand(buf, known, b_off, count_n, count_k)
+    if run.path == "fast":
+        acc = kn.kernel_fast(bits, b_bits, bias)
+    else:
+        acc = kn.kernel_instructions(bits, b_bits, bias, run.trace)
+    undefined_cols = ~defined.all(axis=0)
+    if undefined_cols.any():
+        acc[:, undefined_cols] = 0x7FC00000
+        run.log.note("NonPackedLayout", f"{int(undefined_cols.sum())} columns read memory nothing wrote: NaN")
+    if run.faithful and a_op.past_end.any():
+        # A read past the caller's buffer only vanishes against B lanes that are zero.
+        live = ((b_bits & 0x7FFF) != 0) | ~defined
+        hit = (a_op.past_end.astype(np.int64) @ live.astype(np.int64)) > 0
+        if hit.any():
+            acc[hit] = 0x7FC00000
+            run.log.note("AOverRead", "A read past its end meets non-zero B data: those elements depend on "
+                                      "memory nothing wrote (NaN)")
+    cidx = c_off + np.arange(count_m)[:, None] * ldc + np.arange(count_n)[None, :]
+    tile = c[cidx]
+    kn.store_tile(tile, acc, zero_mode)
+    c[cidx] = tile
+
+
+def _rows_text(rows) -> str:
+    rows = list(rows)
+    return ", ".join(str(r) for r in rows[:6]) + (" ..." if len(rows) > 6 else "")
+
+
+def _as_f32_2d(x, name):
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray of float32, got {type(x).__name__}")
+    if x.dtype != np.float32:
+        raise TypeError(f"{name} must have dtype float32, got {x.dtype}")
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be 2-D, got shape {x.shape}")
+    return np.ascontiguousarray(x)
+
+
+def sgemm_bf16(A, B, bias=None, *, packed_b: bool = True, threads: int = 1, faithful: bool = True,
+               path: str = "fast", trace: list | None = None) -> np.ndarray:
+    """MLAS SBGEMM ``C = A @ B (+ bias)`` with bf16 inputs and BFMMLA, as Graviton computes it.
+
+    A: (M, K) float32, B: (K, N) float32, bias: (N,) float32 or None. ``packed_b`` chooses the
+    path (B pre-packed by ``MlasSBGemmConvertPackB``, or converted per slice); ``threads`` is the
+    intra-op thread count MLAS partitions for. ``faithful=True`` reproduces MLAS's defects with an
+    :class:`~mlas_emu.errors.OrtDefectWarning`; ``faithful=False`` computes the intended result.
+    ``path="instructions"`` runs the BFMMLA sequence instead of the fast chains (same bits) and
+    fills ``trace`` with instruction records. Inputs are not modified.
+    """
+    a = _as_f32_2d(A, "A")
+    b = _as_f32_2d(B, "B")
+    m, k = a.shape
+    if b.shape[0] != k:
+        raise ValueError(f"A is {a.shape} and B is {b.shape}: B must have K={k} rows")
+    n = b.shape[1]
+    if bias is not None:
+        if not isinstance(bias, np.ndarray) or bias.dtype != np.float32:
+            raise TypeError("bias must be a float32 numpy.ndarray or None")
+        if bias.shape != (n,):
+            raise ValueError(f"bias must have shape ({n},), got {bias.shape}")
+        bias = np.ascontiguousarray(bias)
+    if not isinstance(packed_b, bool) or not isinstance(faithful, bool):
+        raise TypeError("packed_b and faithful must be bool")
+    c = np.zeros(m * n, dtype=np.float32)
+    if m == 0 or n == 0:
+        return c.reshape(m, n)
+    if k == 0:
+        raise ValueError("K must be at least 1")
+    bb = kn.convert_pack_b(b) if packed_b else b.reshape(-1)
+    d = SBGemmData(a.reshape(-1), 0, k, bb, 0, n, packed_b, c, 0, n, bias)
+    log = sbgemm_batch(m, n, k, [d], threads=threads, faithful=faithful, path=path, trace=trace)
+    log.warn()
+    return c.reshape(m, n)

@@ -1,0 +1,313 @@
+"""The Neon SBGEMM kernel of MLAS: B conversion/packing and the BFMMLA micro-kernel.
+
+Models ``onnxruntime/core/mlas/lib/sbgemm_kernel_neon.cpp`` (``MlasSBGemmConvertCopyPackB``,
+``MlasSBGemmConvertPackB``, ``MlasSBGemmKernel``) and ``lib/aarch64/SbgemmKernelNeon.S``
+(``MlasSbgemmKernelZero`` / ``MlasSbgemmKernelAdd``) as shipped in the ONNX Runtime 1.17.1 to
+1.27.0 aarch64 wheels (the kernel wrapper calls the assembly directly, without the zero-padded
+copy of A that later sources add).
+
+The micro-kernel is available twice, and the two agree bit for bit (tested):
+
+* :func:`kernel_instructions` runs the kernel's instruction sequence on register images
+  (BFCVTN/BFCVTN2 of A, 16 BFMMLA per 4 k for an 8x8 tile, the UZP de-interleave) through
+  :func:`mlas_emu.isa.bfmmla`, optionally appending :class:`~mlas_emu.mlas.trace.InstructionRecord`
+  entries to a ``trace`` list;
+* :func:`kernel_fast` computes the same per-element BFDotAdd chains in numba
+  (:mod:`mlas_emu.mlas._bfdot_chain`).
+
+Both take the kernel's *operands as the kernel reads them*: :func:`read_a_operand` and
+:func:`read_b_operand` reproduce which memory the assembly loads, including the reads past
+the end of an A row when ``CountK % 4 != 0`` and reads of a packed buffer at another layout
+than the one written. What that memory holds is the drivers' business (:mod:`.sbgemm`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._bfdot_chain import bfdot_chains
+from .trace import InstructionRecord
+
+#: ``MLAS_SBGEMM_KERNEL_NEON`` constants (sbgemm_kernel_neon.cpp).
+KERNEL_MAX_M = 8
+PACKED_K = 4
+PACKED_N = 16  # MLAS_SGEMM_STRIDEN_THREAD_ALIGN
+STRIDE_M, STRIDE_N, STRIDE_K = 128, 128, 256  # Strides{128, 128, 256}
+#: ``MlasSBGemmDispatchNeon.BufOverRead``: the kernel may read 32 bytes past a packed buffer.
+BUF_OVER_READ_BYTES = 32
+#: ``MlasGetPreferredBufferAlignment()`` on aarch64 (MLAS_DEFAULT_PREFERRED_BUFFER_ALIGNMENT).
+BUFFER_ALIGNMENT_BYTES = 64
+
+
+def align_up(x: int, a: int) -> int:
+    return (x + a - 1) // a * a
+
+
+def pack_b_size(n: int, k: int) -> int:
+    """``MlasSBGemmPackBSize``: bytes of the packed B buffer (align(N,16)*align(K,4)*2 + 32, aligned)."""
+    raw = align_up(n, PACKED_N) * align_up(k, PACKED_K) * 2 + BUF_OVER_READ_BYTES
+    return align_up(raw, BUFFER_ALIGNMENT_BYTES)
+
+
+def panel_width(columns_left: int) -> int:
+    """bf16 elements per 4-k group of the panel that starts with ``columns_left`` columns to go.
+
+    8 for 1-2 columns, 16 for 3-4, 24 for 5-6, 32 for 7 or more: the packer writes 4/2/1-column
+    pieces (each padded to 2 columns); the kernel walks blocks of 8, then one of 6, 4 or 2.
+    """
+    return 8 * ((min(columns_left, 8) + 1) // 2)
+
+
+def bfcvtn_bits(x: np.ndarray) -> np.ndarray:
+    """BFCVTN/BFCVTN2 of fp32 values (default FPCR): bf16 bit patterns (uint16)."""
+    from ._isa_bridge import fp_convert_bf_array
+
+    return fp_convert_bf_array(np.ascontiguousarray(x, dtype=np.float32).view(np.uint32))
+
+
+def convert_copy_pack_b(b_bits: np.ndarray) -> np.ndarray:
+    """``MlasSBGemmConvertCopyPackB`` for one K block, on already converted bf16 bits.
+
+    ``b_bits`` is (Kb, CountN) uint16; returns the flat uint16 run the packer writes. Layout
+    (each cell one bf16, ``cN kM`` = B[M, N]; a 4-k *group* per row of the picture)::
+
+        full 8-column panel p (columns 8p..8p+7), ceil(Kb/4) groups of 32:
+          group g: c0k0 c0k1 c0k2 c0k3 | c1k0 .. c1k3 | c2k0 .. | ... | c7k0 c7k1 c7k2 c7k3
+                   \\___ one 16-byte register = 2 columns x 4 k = BFMMLA's B operand ___/
+        then the tail panel (CountN % 8 = r columns), groups of 8*ceil(r/2) elements:
+          r=5: c0k0..c3k3 (4-column piece, 16) | c4k0..c4k3 0 0 0 0 (1-column piece, 8)
+
+    Rows k >= Kb of the last group are 0 (the packer loads zeros instead). Panels follow each
+    other; within a panel the groups follow each other.
+    """
+    kb, n = b_bits.shape
+    groups = (kb + 3) // 4
+    padded = np.zeros((groups * 4, n), dtype=np.uint16)
+    padded[:kb] = b_bits
+    full = n // 8
+    parts = []
+    if full:
+        # (G, 4, P, 8) -> (P, G, 8, 4): panel, group, column, k
+        body = padded[:, : full * 8].reshape(groups, 4, full, 8).transpose(2, 0, 3, 1)
+        parts.append(body.reshape(-1))
+    rem = n - full * 8
+    if rem:
+        width = panel_width(rem) // 4  # columns the tail piece occupies, padded to even
+        tail = np.zeros((groups, width, 4), dtype=np.uint16)
+        tail[:, :rem, :] = padded[:, full * 8 :].reshape(groups, 4, rem).transpose(0, 2, 1)
+        parts.append(tail.reshape(-1))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint16)
+
+
+def convert_pack_b_into(buf: np.ndarray, written: np.ndarray | None, b: np.ndarray) -> None:
+    """``MlasSBGemmConvertPackB(PackedB=buf, B=b, CountN, CountK)``: convert and pack into ``buf``.
+
+    ``b`` is the (CountK, CountN) fp32 block of B. The packer walks K in blocks of
+    ``Strides.K = 256``, packs each with :func:`convert_copy_pack_b` and advances the
+    destination by ``align(CountN, 16) * Kb`` elements (Kb unpadded). ``written`` (optional,
+    bool like ``buf``) records which elements this call wrote.
+    """
+    count_k, count_n = b.shape
+    aligned_n = align_up(count_n, PACKED_N)
+    bits = bfcvtn_bits(b)
+    pos = 0
+    for k in range(0, count_k, STRIDE_K):
+        kb = min(count_k - k, STRIDE_K)
+        run = convert_copy_pack_b(bits[k : k + kb])
+        buf[pos : pos + run.size] = run
+        if written is not None:
+            written[pos : pos + run.size] = True
+        pos += aligned_n * kb
+
+
+def convert_pack_b(b: np.ndarray) -> np.ndarray:
+    """The pre-packed B buffer ORT builds for a constant B (``GemmPackBBfloat16`` in matmul.cc).
+
+    A zero-filled buffer of :func:`pack_b_size` bytes (as uint16 elements) filled by
+    ``MlasSBGemmConvertPackB`` over the whole (K, N) matrix.
+    """
+    count_k, count_n = b.shape
+    buf = np.zeros(pack_b_size(count_n, count_k) // 2, dtype=np.uint16)
+    convert_pack_b_into(buf, None, b)
+    return buf
+
+
+def b_operand_index(offset: int, count_n: int, count_k: int) -> np.ndarray:
+    """Element indices (4*ceil(CountK/4), CountN) of the packed buffer the kernel loads for B[k, j].
+
+    ``SbgemmKernelNeon.S`` never rewinds its B pointer: panel p starts where panel p-1's
+    ``ceil(CountK/4)`` groups end, so it assumes one contiguous run per panel.
+    """
+    groups = (count_k + 3) // 4
+    j = np.arange(count_n)
+    panel, col = divmod(j, 8)
+    width = np.where(panel < count_n // 8, 32, panel_width(count_n % 8))
+    base = offset + panel * groups * 32 + col * 4  # (n,)
+    kpos = np.arange(groups * 4)
+    g, kk = divmod(kpos, 4)
+    return base[None, :] + (g[:, None] * width[None, :]) + kk[:, None]
+
+
+def read_b_operand(buf: np.ndarray, known: np.ndarray | None, offset: int, count_n: int, count_k: int):
+    """B as the kernel loads it from ``buf``: (bits uint16 (4G, CountN), defined bool (4G, CountN)).
+
+    ``known`` marks the buffer elements holding data (None: all); reads past the buffer are
+    undefined.
+    """
+    idx = b_operand_index(offset, count_n, count_k)
+    inside = idx < buf.size
+    safe = np.where(inside, idx, 0)
+    bits = np.where(inside, buf[safe], 0).astype(np.uint16)
+    defined = inside if known is None else inside & known[safe]
+    return bits, defined
+
+
+@dataclass
+class AOperand:
+    """A's rows as the kernel loads them: 4 floats per row per 4-k step, BFCVTN-converted.
+
+    bits: uint16 (rows, 4*ceil(CountK/4)); over_read: bool, same shape, lanes at k >= CountK
+    (the last step's load past the row, defect 3 of docs/defects.md); past_end: lanes beyond
+    the caller's A buffer (their content is unknown).
+    """
+
+    bits: np.ndarray
+    over_read: np.ndarray
+    past_end: np.ndarray
+
+
+def read_a_operand(a_flat: np.ndarray, row_offsets: np.ndarray, count_k: int) -> AOperand:
+    """The kernel's loads of A: row i reads ``a_flat[row_offsets[i] + k]`` for k < 4*ceil(CountK/4).
+
+    Past the end of ``a_flat`` the value is taken as +0.0 (flagged in ``past_end``).
+    """
+    lanes = 4 * ((count_k + 3) // 4)
+    idx = row_offsets[:, None] + np.arange(lanes)[None, :]
+    past_end = idx >= a_flat.size
+    vals = np.where(past_end, np.float32(0.0), a_flat[np.where(past_end, 0, idx)])
+    over = np.broadcast_to(np.arange(lanes)[None, :] >= count_k, idx.shape)
+    return AOperand(bfcvtn_bits(vals.astype(np.float32)), over, past_end)
+
+
+def kernel_rows(count_m: int) -> int:
+    """``MlasSBGemmKernelRows``: rows one kernel call handles (8, 4, 2 or 1)."""
+    return 8 if count_m >= 8 else 4 if count_m >= 4 else 2 if count_m >= 2 else 1
+
+
+def _init_bits(bias: np.ndarray | None, count_n: int) -> np.ndarray:
+    if bias is None:
+        return np.zeros(count_n, dtype=np.uint32)
+    return np.ascontiguousarray(bias, dtype=np.float32).view(np.uint32).copy()
+
+
+def kernel_fast(a_bits: np.ndarray, b_bits: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """The kernel's accumulators after the K loop (before storing): uint32 (rows, CountN).
+
+    Same result as :func:`kernel_instructions`, computed as per-element chains.
+    """
+    return bfdot_chains(
+        np.ascontiguousarray(a_bits, dtype=np.uint16),
+        np.ascontiguousarray(b_bits, dtype=np.uint16),
+        _init_bits(bias, b_bits.shape[1]),
+    )
+
+
+def _col_blocks(count_n: int):
+    """The kernel's N walk: 8-column blocks while more than 6 remain, then one of 6, 4 or 2."""
+    j = 0
+    while count_n - j > 6:
+        yield j, 8, min(8, count_n - j)
+        j += 8
+    if count_n - j > 0:
+        rem = count_n - j
+        yield j, 2 * ((rem + 1) // 2), rem
+
+
+def kernel_instructions(a_bits, b_bits, bias, trace: list | None = None) -> np.ndarray:
+    """The kernel's BFMMLA sequence on register images; returns the accumulators like :func:`kernel_fast`.
+
+    Per row group (8, 4, 2 or 1 rows, ``MlasSBGemmKernelRows``) and column block (8, 6, 4 or 2
+    columns), accumulators v16..v31 start as the bias splat ``{b0, b1, b0, b1}`` (or +0); per
+    4-k step, rows 2r and 2r+1 are converted into v8+r (BFCVTN low half, BFCVTN2 high half; a
+    missing odd row is 0), B is loaded into v4..v7 (2 columns x 4 k each) and
+    ``v(16+4r+q) = BFMMLA(v(16+4r+q), v(8+r), v(4+q))`` for every row pair r and column pair q.
+    ``a_bits`` here are the bf16 images of A; the BFCVTN instructions are recorded, not rerun.
+    """
+    from ._isa_bridge import bfmmla
+
+    rows, lanes = a_bits.shape
+    count_n = b_bits.shape[1]
+    init = _init_bits(bias, count_n)
+    out = np.zeros((rows, count_n), dtype=np.uint32)
+    # The driver never passes more than KernelMaxM rows at once: the C++ wrapper loops.
+    i0 = 0
+    while i0 < rows:
+        nrows = kernel_rows(rows - i0)
+        pairs = (nrows + 1) // 2
+        for j0, width, stored in _col_blocks(count_n):
+            cpairs = width // 2
+            acc = np.zeros((pairs, cpairs, 4), dtype=np.uint32)
+            for q in range(cpairs):
+                b0 = init[j0 + 2 * q] if j0 + 2 * q < count_n else 0
+                b1 = init[j0 + 2 * q + 1] if j0 + 2 * q + 1 < count_n else 0
+                acc[:, q] = (b0, b1, b0, b1)
+            for k in range(0, lanes, 4):
+                vn = np.zeros((pairs, 8), dtype=np.uint16)
+                for r in range(pairs):
+                    for h in range(2):
+                        i = i0 + 2 * r + h
+                        if 2 * r + h < nrows:
+                            vn[r, 4 * h : 4 * h + 4] = a_bits[i, k : k + 4]
+                            _record(trace, "bfcvtn2" if h else "bfcvtn", (f"v{8 + r}.8h" if h else f"v{8 + r}.4h", f"A row {i}"),
+                                    {f"v{8 + r}": tuple(("A", i, kk) for kk in range(k, k + 4))}, 16, f"k={k}..{k + 3}, row {i}")
+                vm = np.zeros((cpairs, 8), dtype=np.uint16)
+                for q in range(cpairs):
+                    for h in range(2):
+                        j = j0 + 2 * q + h
+                        if j < count_n:
+                            vm[q, 4 * h : 4 * h + 4] = b_bits[k : k + 4, j]
+                    _record(trace, "ldr", (f"q{4 + q}", "[x1], #16"),
+                            {f"v{4 + q}": tuple(("B", kk, j0 + 2 * q + h) for h in range(2) for kk in range(k, k + 4))},
+                            16, f"k={k}..{k + 3}, cols {j0 + 2 * q}-{j0 + 2 * q + 1}")
+                for r in range(pairs):
+                    for q in range(cpairs):
+                        acc[r, q] = bfmmla(acc[r, q].view(np.float32), vn[r], vm[q]).view(np.uint32)
+                        _record(trace, "bfmmla", (f"v{16 + 4 * r + q}.4s", f"v{8 + r}.8h", f"v{4 + q}.8h"), {}, 0,
+                                f"k={k}..{k + 3}, rows {i0 + 2 * r}-{i0 + 2 * r + 1} x cols {j0 + 2 * q}-{j0 + 2 * q + 1}")
+            # uzp1/uzp2 .2d: lane 2*h+c of accumulator (r, q) is C[2r+h, 2q+c].
+            for r in range(pairs):
+                for h in range(2):
+                    i = 2 * r + h
+                    if i >= nrows:
+                        continue
+                    for q in range(cpairs):
+                        for c in range(2):
+                            j = j0 + 2 * q + c
+                            if j - j0 < stored:
+                                out[i0 + i, j] = acc[r, q, 2 * h + c]
+                    _record(trace, "uzp2" if h else "uzp1", (f"row {i0 + i}",), {}, 0, f"store {stored} columns")
+        i0 += nrows
+    return out
+
+
+def _record(trace, mnemonic, operands, lanes, nbytes, note):
+    if trace is not None:
+        loaded = nbytes if mnemonic in ("ldr", "bfcvtn", "bfcvtn2") else 0
+        trace.append(InstructionRecord(mnemonic, tuple(operands), dict(lanes), loaded, 0, note))
+
+
+def store_tile(c: np.ndarray, acc_bits: np.ndarray, zero_mode: bool) -> None:
+    """ZeroMode stores the accumulators; Add mode does ``C = C + acc`` with fp32 FADD (RNE).
+
+    All NaNs the kernel can produce are the default NaN (BFDotAdd) and FADD on Arm keeps an
+    operand NaN or returns the default NaN for inf - inf, so every NaN in C is 0x7FC00000.
+    """
+    acc = acc_bits.view(np.float32)
+    if zero_mode:
+        c[...] = acc
+        return
+    with np.errstate(invalid="ignore", over="ignore"):
+        s = c + acc
+    c[...] = np.where(np.isnan(s), np.uint32(0x7FC00000).view(np.float32), s)

@@ -1,0 +1,348 @@
+"""MLAS's fp32 SGEMM driver as ONNX Runtime runs it on Arm64 (no bf16 fastmath).
+
+Models onnxruntime/core/mlas/lib/sgemm.cpp: ``MlasGemmBatch`` (thread target from M*N*K,
+M or N split), ``MlasSgemmThreaded`` (per-thread ranges, N in blocks of 16),
+``MlasSgemmPackedOperation`` (pre-packed B: K blocks of 256), ``MlasSgemmOperation`` (B as
+given: K blocks from the per-thread N and K, the M = 1 ``MlasGemvFloatKernel`` shortcut,
+``MlasSgemmMultiplyBeta``), ``MlasSgemmKernelLoop`` and ``MlasGemmPackB``. The kernels are in
+:mod:`mlas_emu.mlas.sgemm_kernel_neon`. ``MatMul<float>::Compute``
+(onnxruntime/core/providers/cpu/math/matmul.cc) calls ``MlasGemmBatch`` with beta = 0 and
+``alpha`` (1 for MatMul, the attribute for FusedMatMul); ``Gemm`` passes beta and C.
+
+What decides the bits, per element: the K blocks its chain is cut into (blocks joined by
+``C = C + acc*alpha``, fused), whether its thread takes the GEMV path (one chain over all of
+K), alpha and beta. The thread count matters only through the per-thread N (non-packed K
+blocks) and the per-thread M (M = 1 GEMV); with pre-packed B it never changes the bits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import sgemm_kernel_neon as kern
+from .threading import check_threads, partition_work
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One thread's share of one GEMM of the batch, as ``MlasSgemmThreaded`` hands it out.
+
+    ``k_bounds``: where the K blocks start, then K (each block is one kernel call, its chain
+    restarting at +0). ``gemv``: the thread takes ``MlasGemvFloatKernel`` (one chain over K).
+    """
+
+    batch: int
+    row_start: int
+    row_count: int
+    col_start: int
+    col_count: int
+    k_bounds: tuple[int, ...]
+    gemv: bool
+
+
+# --------------------------------------------------------------------------------------------
+# Work division (MlasGemmBatch, MlasSgemmThreaded) and K blocking
+
+
+def thread_counts(M: int, N: int, K: int, batch: int, threads: int) -> tuple[int, int]:
+    """``MlasGemmBatch``: (ThreadCountM, ThreadCountN) per GEMM of the batch.
+
+    Target = floor(M*N*K / 65536) + 1, capped at the pool's thread count; per GEMM
+    ceil(Target / batch); N > M splits N (at most one thread per 16 columns), else M.
+    """
+    complexity = float(M) * float(N) * float(K)
+    target = min(int(complexity / float(kern.THREAD_COMPLEXITY)) + 1, threads)
+    per_gemm = -(-target // batch)
+    if N > M:
+        blocked_n = -(-N // kern.STRIDEN_THREAD_ALIGN)
+        return 1, min(per_gemm, blocked_n)
+    return min(per_gemm, M), 1
+
+
+def thread_ranges(M: int, N: int, count_m: int, count_n: int):
+    """``MlasSgemmThreaded``: (row_start, rows, col_start, cols) of every thread id."""
+    blocked_n = -(-N // kern.STRIDEN_THREAD_ALIGN)
+    out = []
+    for tid in range(count_m * count_n):
+        m0, mc = partition_work(tid // count_n, count_m, M)
+        n0, nc = partition_work(tid % count_n, count_n, blocked_n)
+        n0 *= kern.STRIDEN_THREAD_ALIGN
+        nc = min(N - n0, nc * kern.STRIDEN_THREAD_ALIGN)
+        out.append((m0, mc, n0, nc))
+    return out
+
+
+def operation_strides(N: int, K: int, trans_a: bool) -> tuple[int, int]:
+    """``MlasSgemmOperation``: (StrideN, StrideK) for a thread's N and K. Small K widens N;
+    small N (and no TransA, whose PanelA holds 128 values of K) widens K up to 1024."""
+    stride_n, stride_k = kern.STRIDE_N, kern.STRIDE_K
+    if N >= K:
+        while stride_k // 2 >= K:
+            stride_n *= 2
+            stride_k //= 2
+    elif not trans_a:
+        while stride_n > 16 and stride_n // 2 >= N:
+            stride_k *= 2
+            stride_n //= 2
+    return stride_n, stride_k
+
+
+def _bounds(K: int, stride_k: int) -> tuple[int, ...]:
+    return tuple(range(0, K, stride_k)) + (K,)
+
+
+def plan(M, N, K, *, batch=1, trans_a=False, trans_b=False, alpha=1.0, beta=0.0,
+         packed_b=True, threads=1) -> list[Segment]:
+    """Every kernel segment ORT's ``MlasGemmBatch`` runs for this product, in thread order."""
+    count_m, count_n = thread_counts(M, N, K, batch, threads)
+    segments = []
+    alpha32, beta32 = np.float32(alpha), np.float32(beta)
+    for g in range(batch):
+        for m0, mc, n0, nc in thread_ranges(M, N, count_m, count_n):
+            if mc == 0 or nc == 0:
+                continue
+            if packed_b:  # MlasSgemmPackedOperation: fixed K blocks of 256
+                segments.append(Segment(g, m0, mc, n0, nc, _bounds(K, kern.PACKED_STRIDE_K), False))
+                continue
+            gemv = (mc == 1 and not trans_a and not trans_b and alpha32 == 1.0
+                    and beta32 in (0.0, 1.0))
+            _, stride_k = operation_strides(nc, K, trans_a)
+            segments.append(Segment(g, m0, mc, n0, nc, (0, K) if gemv else _bounds(K, stride_k), gemv))
+    return segments
+
+
+# --------------------------------------------------------------------------------------------
+# Input checking
+
+
+def _as_matrix_stack(x, name):
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray of float32, got {type(x).__name__}")
+    if x.dtype != np.float32:
+        raise TypeError(f"{name} must have dtype float32, got {x.dtype}")
+    if x.ndim not in (2, 3):
+        raise ValueError(f"{name} must be 2-D (M, K) or 3-D (batch, M, K), got shape {x.shape}")
+    return x if x.ndim == 3 else x[None]
+
+
+def _scalar(x, name):
+    if isinstance(x, bool) or not isinstance(x, (int, float, np.floating, np.integer)):
+        raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
+    return np.float32(x)
+
+
+def _check(A, B, C, trans_a, trans_b, alpha, beta, packed_b, threads):
+    threads = check_threads(threads)
+    for flag, name in ((trans_a, "trans_a"), (trans_b, "trans_b"), (packed_b, "packed_b")):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
+    a, b = _as_matrix_stack(A, "A"), _as_matrix_stack(B, "B")
+    if packed_b and B.ndim != 2:
+        raise ValueError("packed_b=True needs a 2-D B (ONNX Runtime pre-packs only 2-D constant B)")
+    a = np.swapaxes(a, 1, 2) if trans_a else a
+    b = np.swapaxes(b, 1, 2) if trans_b else b
+    batch = max(a.shape[0], b.shape[0])
+    if b.shape[0] not in (1, batch) or a.shape[0] not in (1, batch):
+        raise ValueError(f"batch sizes of A ({a.shape[0]}) and B ({b.shape[0]}) differ")
+    if a.shape[2] != b.shape[1]:
+        raise ValueError(
+            f"inner dimensions differ: op(A) is {a.shape[1:]} and op(B) is {b.shape[1:]} "
+            f"(trans_a={trans_a}, trans_b={trans_b})"
+        )
+    M, K, N = a.shape[1], a.shape[2], b.shape[2]
+    if K == 0:
+        raise ValueError("K must be at least 1 (ONNX Runtime's operators fill the output with "
+                         "zeros themselves and never call MLAS with K = 0)")
+    alpha32, beta32 = _scalar(alpha, "alpha"), _scalar(beta, "beta")
+    c = None
+    if beta32 != 0.0:
+        if C is None:
+            raise ValueError("beta != 0 needs C (the matrix that is scaled and accumulated into)")
+        c = _as_matrix_stack(C, "C")
+        if c.shape[1:] != (M, N) or c.shape[0] not in (1, batch):
+            raise ValueError(f"C must have shape {(M, N)} (or ({batch}, {M}, {N})), got {C.shape}")
+    out_shape = (M, N) if A.ndim == 2 and B.ndim == 2 else (batch, M, N)
+    return a, b, c, alpha32, beta32, threads, batch, out_shape
+
+
+# --------------------------------------------------------------------------------------------
+# Public entry point
+
+
+def sgemm(A, B, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, C=None, packed_b=True,
+          threads=1, path="fast", trace=None):
+    """``alpha * op(A) @ op(B) + beta * C`` in float32, bit for bit as ONNX Runtime's MLAS
+    computes it on Arm64 with its NEON FMLA kernels (``MlasGemmBatch``, no bf16 fastmath).
+
+    A: (M, K) float32, or (K, M) with ``trans_a``; B: (K, N), or (N, K) with ``trans_b``.
+    A leading batch axis (batch, ., .) on A and/or B is one ``MlasGemmBatch`` call of that
+    many GEMMs (the thread target is divided among them). ``packed_b=True``: B was
+    pre-packed by ``MlasGemmPackB`` (a constant 2-D initializer in ORT); ``False``: B is
+    packed panel by panel during the call (a graph input). ``threads``: the emulated
+    session's intra-op thread count. ``beta``: 0 (C is not read), 1, or anything else
+    (``MlasSgemmMultiplyBeta`` first); C is then required. ``path``: "fast" (numba) or
+    "instructions" (the kernels' FMLA sequence on register images; slow, for small shapes);
+    passing a ``trace`` list selects "instructions" and receives the instruction records.
+
+    Returns a new float32 array (M, N), or (batch, M, N) if an input had a batch axis.
+    Inputs are never modified.
+    """
+    a, b, c, alpha32, beta32, threads, batch, out_shape = _check(
+        A, B, C, trans_a, trans_b, alpha, beta, packed_b, threads)
+    if path not in ("fast", "instructions"):
+        raise ValueError(f"path must be 'fast' or 'instructions', got {path!r}")
+    if trace is not None and not isinstance(trace, list):
+        raise TypeError(f"trace must be a list (it receives InstructionRecords), got {type(trace).__name__}")
+    M, K, N = a.shape[1], a.shape[2], b.shape[2]
+    out = np.zeros((batch, M, N), dtype=np.float32)
+    if M == 0 or N == 0:
+        return out.reshape(out_shape)
+    segments = plan(M, N, K, batch=batch, trans_a=trans_a, trans_b=trans_b, alpha=alpha32,
+                    beta=beta32, packed_b=packed_b, threads=threads)
+    if trace is not None or path == "instructions":
+        _run_instructions(A, B, c, segments, out, trans_a, trans_b, alpha32, beta32, packed_b, trace)
+    else:
+        _run_fast(a, b, c, segments, out, alpha32, beta32)
+    return out.reshape(out_shape)
+
+
+def _beta_mode(beta32) -> int:
+    return 0 if beta32 == 0.0 else 1 if beta32 == 1.0 else 2
+
+
+def _run_fast(a, b, c, segments, out, alpha32, beta32):
+    """Every segment through :func:`~mlas_emu.mlas.sgemm_kernel_neon.chain_rows`."""
+    mode = _beta_mode(beta32)
+    cache = {}
+    for s in segments:
+        key = s.batch
+        if key not in cache:  # contiguous (M, K), (K, N), (M, N) operands of this GEMM
+            ga = np.ascontiguousarray(a[min(s.batch, a.shape[0] - 1)])
+            gb = np.ascontiguousarray(b[min(s.batch, b.shape[0] - 1)])
+            gc = (np.ascontiguousarray(c[min(s.batch, c.shape[0] - 1)]) if c is not None
+                  else np.zeros((1, 1), np.float32))
+            cache = {key: (ga, gb, gc)}
+        ga, gb, gc = cache[key]
+        kern.chain_rows(ga, gb, gc, out[s.batch], s.row_start, s.row_start + s.row_count,
+                        s.col_start, s.col_start + s.col_count, np.asarray(s.k_bounds, np.int64),
+                        alpha32, beta32, mode, s.gemv)
+
+
+# --------------------------------------------------------------------------------------------
+# Instruction-level execution: the C++ driver loops around the assembly kernels
+
+
+def _run_instructions(A, B, c, segments, out, trans_a, trans_b, alpha32, beta32, packed_b, trace):
+    a_stack = A if A.ndim == 3 else A[None]
+    b_stack = B if B.ndim == 3 else B[None]
+    N = out.shape[2]
+    packed = None
+    if packed_b:  # MlasGemmPackB, once, shared by the batch
+        packed = kern.pack_b(b_stack[0], trans_b=trans_b)
+    for g in range(out.shape[0]):
+        a_g = np.ascontiguousarray(a_stack[min(g, a_stack.shape[0] - 1)])
+        b_g = np.ascontiguousarray(b_stack[min(g, b_stack.shape[0] - 1)])
+        c_mem = np.zeros(out.shape[1] * N, np.uint32)
+        if c is not None:
+            c_mem[:] = np.ascontiguousarray(c[min(g, c.shape[0] - 1)]).view(np.uint32).reshape(-1)
+        for s in (s for s in segments if s.batch == g):
+            op = _packed_operation if packed_b else _operation
+            op(a_g, b_g if not packed_b else packed, c_mem, s, N, trans_a, trans_b,
+               alpha32, beta32, trace)
+        out[g] = c_mem.view(np.float32).reshape(out.shape[1], N)
+
+
+def _multiply_beta(c_mem, rows, col0, cols, ldc, beta32):
+    """``MlasSgemmMultiplyBeta``: C = C * beta (FMUL, C first operand)."""
+    beta_bits = int(beta32.view(np.uint32))
+    for r in rows:
+        for j in range(col0, col0 + cols):
+            c_mem[r * ldc + j] = kern.fp_mul(int(c_mem[r * ldc + j]), beta_bits)
+
+
+def _kernel_loop(a_mem, a_off, lda, b_mem, b_off, c_mem, c_off, ldc, count_k, count_m,
+                 count_n, alpha32, zero_mode, trace, coords):
+    """``MlasSgemmKernelLoop``: call the kernel until every row is handled."""
+    row0, col0, k0 = coords
+    done = 0
+    while done < count_m:
+        handled = kern.sgemm_kernel(a_mem, a_off + done * lda, lda, b_mem, b_off, c_mem,
+                                    c_off + done * ldc, ldc, count_k, count_m - done, count_n,
+                                    alpha32, zero_mode, trace, (row0 + done, col0, k0))
+        done += handled
+
+
+def _a_panel(a_g, trans_a, row0, rows, k0, count_k):
+    """A's rows as the kernel reads them: in place (lda = K), or transposed into PanelA by
+    ``MlasSgemmTransposeA`` (lda = CountK) when ``trans_a``."""
+    if trans_a:
+        panel = np.ascontiguousarray(a_g[k0 : k0 + count_k, row0 : row0 + rows].T)
+        return panel.view(np.uint32).reshape(-1), 0, count_k
+    return a_g.view(np.uint32).reshape(-1), row0 * a_g.shape[1] + k0, a_g.shape[1]
+
+
+def _rows_with_panel(a_g, trans_a, s, k0, count_k, body):
+    """Row groups of the M loop: all rows at once, or 12 at a time through PanelA."""
+    step = kern.TRANSA_ROWS if trans_a else s.row_count
+    for r in range(s.row_start, s.row_start + s.row_count, step):
+        rows = min(step, s.row_start + s.row_count - r)
+        a_mem, a_off, lda = _a_panel(a_g, trans_a, r, rows, k0, count_k)
+        body(r, rows, a_mem, a_off, lda)
+
+
+def _packed_operation(a_g, packed, c_mem, s, N, trans_a, trans_b, alpha32, beta32, trace):
+    """``MlasSgemmPackedOperation``: N slices of 128, K blocks of 256 read from the packed
+    buffer at ``AlignedN * k + CountK * SliceStartN``."""
+    aligned_n = -(-N // kern.STRIDEN_THREAD_ALIGN) * kern.STRIDEN_THREAD_ALIGN
+    K = s.k_bounds[-1]
+    for n in range(0, s.col_count, kern.PACKED_STRIDE_N):
+        slice_n = s.col_start + n
+        count_n = min(s.col_count - n, kern.PACKED_STRIDE_N)
+        if beta32 not in (0.0, 1.0):
+            _multiply_beta(c_mem, range(s.row_start, s.row_start + s.row_count), slice_n, count_n, N, beta32)
+        zero_mode = beta32 == 0.0
+        for k in range(0, K, kern.PACKED_STRIDE_K):
+            count_k = min(K - k, kern.PACKED_STRIDE_K)
+            pb = aligned_n * k + count_k * slice_n
+
+            def body(r, rows, a_mem, a_off, lda, k=k, count_k=count_k, pb=pb, zero_mode=zero_mode):
+                _kernel_loop(a_mem, a_off, lda, packed, pb, c_mem, r * N + slice_n, N, count_k,
+                             rows, count_n, alpha32, zero_mode, trace, (r, slice_n, k))
+
+            _rows_with_panel(a_g, trans_a, s, k, count_k, body)
+            zero_mode = False
+
+
+def _operation(a_g, b_g, c_mem, s, N, trans_a, trans_b, alpha32, beta32, trace):
+    """``MlasSgemmOperation``: the M = 1 GEMV shortcut, else N and K slices from
+    :func:`operation_strides`, B packed per slice (``MlasSgemmCopyPackB`` /
+    ``MlasSgemmTransposePackB``)."""
+    K = s.k_bounds[-1]
+    if s.gemv:
+        b_mem = b_g.view(np.uint32).reshape(-1)
+        a_mem = a_g.view(np.uint32).reshape(-1)
+        kern.gemv_kernel(a_mem, s.row_start * K, b_mem, s.col_start, N, c_mem,
+                         s.row_start * N + s.col_start, K, s.col_count, beta32 == 0.0, trace)
+        return
+    stride_n, stride_k = operation_strides(s.col_count, K, trans_a)
+    for n in range(0, s.col_count, stride_n):
+        col = s.col_start + n
+        count_n = min(s.col_count - n, stride_n)
+        if beta32 not in (0.0, 1.0):
+            _multiply_beta(c_mem, range(s.row_start, s.row_start + s.row_count), col, count_n, N, beta32)
+        zero_mode = beta32 == 0.0
+        for k in range(0, K, stride_k):
+            count_k = min(K - k, stride_k)
+            if trans_b:  # b_g is (N, K)
+                panel = kern.transpose_pack_b(b_g[col : col + count_n, k : k + count_k])
+            else:
+                panel = kern.copy_pack_b(b_g[k : k + count_k, col : col + count_n])
+
+            def body(r, rows, a_mem, a_off, lda, k=k, count_k=count_k, panel=panel, zero_mode=zero_mode):
+                _kernel_loop(a_mem, a_off, lda, panel, 0, c_mem, r * N + col, N, count_k, rows,
+                             count_n, alpha32, zero_mode, trace, (r, col, k))
+
+            _rows_with_panel(a_g, trans_a, s, k, count_k, body)
+            zero_mode = False

@@ -1,0 +1,265 @@
+"""ONNX ``MatMul`` and ``com.microsoft.FusedMatMul`` (float32) as ONNX Runtime runs them on Arm64.
+
+Models ``onnxruntime/core/providers/cpu/math/matmul.cc`` (``MatMul<float>::PrePack`` and
+``::Compute``, which ``contrib_ops/cpu/math/fused_matmul.cc`` reuses) and
+``matmul_helper.h`` (``MatMulComputeHelper``: broadcasting, the flattening of a batched A
+against a 2-D B, batch offsets, lda/ldb).
+
+With the session option ``mlas.enable_gemm_fastmath_arm64_bfloat16=1`` (``fastmath=True``) and
+a BF16 CPU, Compute runs MLAS SBGEMM (:mod:`mlas_emu.mlas.sbgemm`) when the release's gate lets
+it; otherwise MLAS fp32 SGEMM (:mod:`mlas_emu.mlas.sgemm`). A 2-D constant B is pre-packed
+(the packed path); a graph-input B, or a constant B of another rank, takes the non-packed path.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import OrtDefectWarning
+from ..mlas import sbgemm as sb
+from ..mlas import sbgemm_kernel_neon as kn
+from ..mlas.threading import check_threads
+from .versions import version_tuple
+
+#: ``kFastMathModeKernelsizeThreshold`` (matmul.h): fastmath needs N*K (and the packed B's
+#: dim1*dim2) of at least 32.
+FASTMATH_KERNELSIZE_THRESHOLD = 32
+
+
+@dataclass(frozen=True)
+class FastMathProfile:
+    """How one range of releases gates SBGEMM in ``MatMul<float>``.
+
+    trans_a_gate: the gate (PrePack and Compute) also requires transA == 0 (#26773, from 1.25);
+        before, a FusedMatMul with transA runs SBGEMM on the untransposed reading of A.
+    alpha_gate: the gate requires alpha == 1 (only after 1.27: 1.17-1.27 ignore alpha here).
+    """
+
+    first: tuple[int, int, int]
+    trans_a_gate: bool
+    alpha_gate: bool = False
+
+
+#: One profile per range of releases whose SBGEMM gating differs (checked with the oracle on
+#: 1.17.1, 1.23.2 and 1.27.0; the boundaries come from the sources' history).
+PROFILES = (
+    FastMathProfile(first=(1, 17, 0), trans_a_gate=False),
+    FastMathProfile(first=(1, 25, 0), trans_a_gate=True),
+)
+
+
+def profile_for(ort_version: str | None) -> FastMathProfile:
+    v = version_tuple(ort_version)
+    return [p for p in PROFILES if p.first <= v][-1]
+
+
+@dataclass
+class MatMulPlan:
+    """``MatMulComputeHelper``'s result: GEMM sizes, batch offsets, leading dimensions, output shape."""
+
+    m: int
+    n: int
+    k: int
+    out_shape: tuple
+    left_offsets: list
+    right_offsets: list
+    out_offsets: list
+    lda: int
+    ldb: int
+
+
+def plan_matmul(a_shape, b_shape, trans_a=False, trans_b=False) -> MatMulPlan:
+    """``MatMulComputeHelper::Compute`` (numpy.matmul broadcasting, ORT's offsets and flattening)."""
+    la, lb = len(a_shape), len(b_shape)
+    if la < 1 or lb < 1:
+        raise ValueError(f"MatMul inputs must have rank >= 1, got shapes {tuple(a_shape)} and {tuple(b_shape)}")
+    if not trans_a and la >= 2 and lb >= 2 and la >= lb and int(np.prod(b_shape[:-2], dtype=np.int64)) == 1:
+        # A: [M1, M2, ..., K] against a 2-D (or 1 x ... x 1 x K x N) B: one GEMM with M = M1*M2*...
+        m = int(np.prod(a_shape[:-1], dtype=np.int64))
+        k = a_shape[-1]
+        n = b_shape[-2] if trans_b else b_shape[-1]
+        if (b_shape[-1] if trans_b else b_shape[-2]) != k:
+            raise ValueError(f"MatMul dimension mismatch: A {tuple(a_shape)} and B {tuple(b_shape)}")
+        return MatMulPlan(m, n, k, tuple(a_shape[:-1]) + (n,), [0], [0], [0],
+                          m if trans_a else k, k if trans_b else n)
+    has_1d = la == 1 or lb == 1
+    nd = max(la, lb)
+    nd_pad = nd + (1 if lb == 1 else 0)
+    left = [1] * nd_pad
+    right = [1] * nd_pad
+    if lb == 1:
+        right[nd_pad - 2] = b_shape[0]
+        if nd >= 2:
+            left[: la - 2] = a_shape[: la - 2]
+            left[nd_pad - 3] = a_shape[la - 1] if trans_a else a_shape[la - 2]
+            left[nd_pad - 1] = a_shape[la - 2] if trans_a else a_shape[la - 1]
+        else:
+            left[nd_pad - la :] = a_shape
+    else:
+        left[nd_pad - la :] = a_shape
+        right[nd_pad - lb :] = b_shape
+    nb = nd_pad - 2
+    out_b = []
+    for i in range(nb):
+        lo, ro = left[i], right[i]
+        o = 0 if min(lo, ro) == 0 else max(lo, ro)
+        if (lo != o and lo != 1) or (ro != o and ro != 1):
+            raise ValueError(f"MatMul shapes {tuple(a_shape)} and {tuple(b_shape)} do not broadcast (dimension {i})")
+        out_b.append(o)
+    if trans_a:
+        m = 1 if has_1d else a_shape[-1]
+        k = a_shape[-2] if la >= 2 else a_shape[0]
+    else:
+        m = 1 if has_1d else a_shape[-2]
+        k = a_shape[-1]
+    if lb == 1:
+        n = 1
+        kb = b_shape[0]
+    else:
+        n = b_shape[-2] if trans_b else b_shape[-1]
+        kb = b_shape[-1] if trans_b else b_shape[-2]
+    if k != kb:
+        raise ValueError(f"MatMul dimension mismatch: A {tuple(a_shape)} and B {tuple(b_shape)} (K {k} vs {kb})")
+    if not has_1d:
+        out_shape = tuple(out_b) + (m, n)
+    elif la == 1 and lb != 1:
+        out_shape = tuple(out_b) + (n,)
+    else:  # B is 1-D: A's M is one of the broadcast dimensions (or both are 1-D: a scalar)
+        out_shape = tuple(out_b)
+    lo_off, ro_off, oo_off = _broadcast_offsets(left, right, out_b, m * k, k * n, m * n)
+    return MatMulPlan(m, n, k, out_shape, lo_off, ro_off, oo_off, m if trans_a else k, k if trans_b else n)
+
+
+def _broadcast_offsets(left, right, out_b, left_size, right_size, out_size):
+    """``MatMulComputeHelper::FillOffsets``: per output matrix, the start of its A, B and C."""
+    nb = len(out_b)
+    if nb == 0:
+        return [0], [0], [0]
+    lstr = [1] * nb
+    rstr = [1] * nb
+    for i in range(nb - 2, -1, -1):
+        lstr[i] = lstr[i + 1] * left[i + 1]
+        rstr[i] = rstr[i + 1] * right[i + 1]
+    lo, ro, oo = [], [], []
+    for idx, pos in enumerate(np.ndindex(*out_b) if all(out_b) else []):
+        li = sum(p * (0 if left[d] == 1 else lstr[d]) for d, p in enumerate(pos))
+        ri = sum(p * (0 if right[d] == 1 else rstr[d]) for d, p in enumerate(pos))
+        lo.append(li * left_size)
+        ro.append(ri * right_size)
+        oo.append(idx * out_size)
+    return lo, ro, oo
+
+
+def _check_input(x, name):
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray of float32, got {type(x).__name__}")
+    if x.dtype != np.float32:
+        raise TypeError(f"{name} must have dtype float32 (ONNX MatMul T=float), got {x.dtype}")
+    if x.ndim < 1:
+        raise ValueError(f"{name} must have rank >= 1, got a scalar")
+    return np.ascontiguousarray(x)
+
+
+def _check_flag(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {value!r}")
+    return bool(value)
+
+
+def matmul(A, B, *, fastmath: bool = True, b_is_initializer: bool = True, ort_version: str | None = None,
+           threads: int = 1, faithful: bool = True) -> np.ndarray:
+    """ONNX ``MatMul`` of float32 ``A`` and ``B`` as ONNX Runtime ``ort_version`` computes it on Graviton.
+
+    ``fastmath`` sets the session option ``mlas.enable_gemm_fastmath_arm64_bfloat16``;
+    ``b_is_initializer`` says whether B is a constant initializer (pre-packed when 2-D) or a
+    graph input; ``threads`` is the session's intra-op thread count. ``faithful=True`` reproduces
+    ONNX Runtime's SBGEMM defects (docs/defects.md) with an ``OrtDefectWarning``.
+    """
+    return fused_matmul(A, B, fastmath=fastmath, b_is_initializer=b_is_initializer, ort_version=ort_version,
+                        threads=threads, faithful=faithful, _op="MatMul")
+
+
+def fused_matmul(A, B, *, trans_a: bool = False, trans_b: bool = False, alpha: float = 1.0, fastmath: bool = True,
+                 b_is_initializer: bool = True, ort_version: str | None = None, threads: int = 1,
+                 faithful: bool = True, _op: str = "FusedMatMul") -> np.ndarray:
+    """``com.microsoft.FusedMatMul``: ``alpha * op(A) @ op(B)``, run by ``MatMul<float>`` (same gating).
+
+    Releases 1.17-1.24 ignore transA on the SBGEMM path (A is read untransposed with
+    lda = M) and 1.17-1.27 ignore alpha there: ``faithful=True`` reproduces that with a warning,
+    ``faithful=False`` computes the operator's definition the way later releases do (fp32 SGEMM).
+    """
+    profile = profile_for(ort_version)
+    a = _check_input(A, "A")
+    b = _check_input(B, "B")
+    fastmath = _check_flag(fastmath, "fastmath")
+    b_init = _check_flag(b_is_initializer, "b_is_initializer")
+    faithful = _check_flag(faithful, "faithful")
+    trans_a_attr = _check_flag(trans_a, "trans_a")
+    trans_b_attr = _check_flag(trans_b, "trans_b")
+    check_threads(threads)
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.floating)):
+        raise TypeError(f"alpha must be a float, got {alpha!r}")
+    alpha = float(np.float32(alpha))
+    # Compute: "ignore transpose for vectors"
+    ta = trans_a_attr and a.ndim != 1
+    tb = trans_b_attr and b.ndim != 1
+    plan = plan_matmul(a.shape, b.shape, ta, tb)
+    out = np.zeros(int(np.prod(plan.out_shape, dtype=np.int64)), dtype=np.float32)
+    if out.size == 0 or plan.k == 0:
+        return out.reshape(plan.out_shape)
+    packable = b_init and b.ndim == 2
+    bf16_packed = (packable and fastmath and not trans_b_attr and (not profile.trans_a_gate or not trans_a_attr)
+                   and b.shape[0] * b.shape[1] >= FASTMATH_KERNELSIZE_THRESHOLD)
+    use_sbgemm = (fastmath and not tb and plan.n * plan.k >= FASTMATH_KERNELSIZE_THRESHOLD
+                  and (not profile.trans_a_gate or not ta))
+    if use_sbgemm and packable and not bf16_packed:
+        raise NotImplementedError(
+            f"ONNX Runtime {ort_version or '1.27.0'} packs this B for fp32 SGEMM but computes with SBGEMM "
+            "(transA set on a 1-D A): the result is not modelled")
+    notes = []
+    if use_sbgemm and ta:
+        notes.append("transA is ignored on the SBGEMM path (A read untransposed with lda = M)")
+    if use_sbgemm and alpha != 1.0:
+        notes.append(f"alpha={alpha} is ignored on the SBGEMM path")
+    if notes and not faithful:
+        use_sbgemm = False
+    if notes:
+        verb = "reproduced" if faithful else "corrected (fp32 SGEMM, as later releases compute it)"
+        warnings.warn(f"ONNX Runtime {_op} defect: {'; '.join(notes)}; {verb}", OrtDefectWarning, stacklevel=3)
+    if use_sbgemm:
+        _run_sbgemm(a, b, plan, out, bf16_packed, threads, faithful)
+    else:
+        _run_sgemm(a, b, plan, out, ta, tb, alpha, packable, threads)
+    return out.reshape(plan.out_shape)
+
+
+def _run_sbgemm(a, b, plan, out, packed, threads, faithful):
+    """``MlasSBGemmBatch`` with one ``MLAS_SBGEMM_DATA_PARAMS`` per output matrix (Bias = null, ldc = N)."""
+    a_flat = a.reshape(-1)
+    b_buf = kn.convert_pack_b(b) if packed else b.reshape(-1)
+    data = [
+        sb.SBGemmData(a_flat, lo, plan.lda, b_buf, 0 if packed else ro, plan.ldb, packed, out, oo, plan.n, None)
+        for lo, ro, oo in zip(plan.left_offsets, plan.right_offsets, plan.out_offsets)
+    ]
+    log = sb.sbgemm_batch(plan.m, plan.n, plan.k, data, threads=threads, faithful=faithful)
+    log.warn(stacklevel=4)
+
+
+def _run_sgemm(a, b, plan, out, ta, tb, alpha, packable, threads):
+    """``MlasGemmBatch`` (fp32 SGEMM) over the helper's batch offsets, one call for the batch."""
+    from ..mlas.sgemm import sgemm
+
+    a_flat, b_flat = a.reshape(-1), b.reshape(-1)
+    m, n, k = plan.m, plan.n, plan.k
+    a_stack = np.stack([a_flat[o : o + m * k].reshape((k, m) if ta else (m, k)) for o in plan.left_offsets])
+    if len(set(plan.right_offsets)) == 1:
+        b_arg = b_flat[plan.right_offsets[0] : plan.right_offsets[0] + k * n].reshape((n, k) if tb else (k, n))
+    else:
+        b_arg = np.stack([b_flat[o : o + k * n].reshape((n, k) if tb else (k, n)) for o in plan.right_offsets])
+    c = sgemm(a_stack, b_arg, trans_a=ta, trans_b=tb, alpha=alpha, packed_b=packable, threads=threads)
+    c = np.asarray(c, dtype=np.float32).reshape(len(plan.out_offsets), m * n)
+    for i, o in enumerate(plan.out_offsets):
+        out[o : o + m * n] = c[i]

@@ -1,0 +1,262 @@
+"""ONNX Runtime's quantized MatMul operators on Linux aarch64 with I8MM, bit for bit.
+
+Models the CPU kernels of ONNX Runtime 1.17-1.27:
+``onnxruntime/core/providers/cpu/quantization/matmul_integer.cc`` (MatMulInteger),
+``onnxruntime/core/providers/cpu/quantization/quantize_linear_matmul.cc`` (QLinearMatMul),
+``onnxruntime/contrib_ops/cpu/quantization/dynamic_quantize_matmul.cc`` (com.microsoft
+DynamicQuantizeMatMul and MatMulIntegerToFloat) with ``matmul_integer_base.h``
+(``IsBQuantParamSupported``), on top of MLAS QGEMM (:mod:`mlas_emu.mlas.qgemm`) and its output
+processors (:mod:`mlas_emu.mlas.quantize`).
+
+Shapes follow ONNX MatMul (NumPy ``matmul``): 1-D operands are promoted and the promoted axis
+dropped, batch axes broadcast. Integer results are exact modulo 2^32; float results follow the
+Arm build's fused multiply-add. The intra-op thread count and whether B is an initializer do
+not change any result on these paths; both are accepted so calls mirror a session's set-up.
+Graviton3 has no SME, so the KleidiAI DynamicQuantizeMatMul of 1.23+ (SME only) is never taken.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..mlas.qgemm import check_zero_point
+from ..mlas.quantize import quantization_parameters_u8, quantize_linear, requantize_output, scale_bias_output
+from ..mlas.threading import check_threads
+from .versions import resolve_ort_version, version_tuple
+
+_U8, _S8 = np.dtype(np.uint8), np.dtype(np.int8)
+_EXACT_K = 1 << 36  # K * 255^2 < 2^53: one float64 matmul of shifted operands is exact
+
+#: Type combinations each operator registers on the CPU provider, per release range
+#: (``ONNX_OPERATOR_TYPED_KERNEL_EX`` in the files above). (A dtype, B dtype) pairs.
+_TYPES = {
+    "MatMulInteger": ((_U8, _U8), (_U8, _S8), (_S8, _S8)),
+    "MatMulIntegerToFloat": ((_U8, _U8), (_U8, _S8), (_S8, _S8)),
+    "QLinearMatMul": ((_U8, _U8), (_U8, _S8), (_S8, _S8)),
+    "DynamicQuantizeMatMul": ((np.dtype(np.float32), _U8), (np.dtype(np.float32), _S8)),
+}
+
+
+def _profile(ort_version, threads):
+    resolve_ort_version(ort_version)
+    check_threads(threads)
+    return version_tuple(ort_version)
+
+
+def _array(x, name):
+    if isinstance(x, (list, tuple)):
+        raise TypeError(f"{name} must be a numpy array, got {type(x).__name__}")
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(x).__name__}")
+    if x.ndim == 0:
+        raise ValueError(f"{name} must have at least one dimension (ONNX MatMul), got a 0-d array")
+    return x
+
+
+def _check_types(op, a, b):
+    pair = (a.dtype, b.dtype)
+    if pair not in _TYPES[op]:
+        allowed = ", ".join(f"({x}, {y})" for x, y in _TYPES[op])
+        raise TypeError(f"{op}: ONNX Runtime's CPU provider has no kernel for A {a.dtype} with B {b.dtype}; "
+                        f"accepted (A, B): {allowed}")
+
+
+def _matmul_shape(a_shape, b_shape):
+    """Output shape of ONNX MatMul (``MatMulComputeHelper``), or ValueError."""
+    if len(a_shape) == 1 and len(b_shape) == 1 and a_shape == b_shape:
+        return (1,)
+    try:
+        return np.matmul(np.empty(a_shape, np.int8), np.empty(b_shape, np.int8)).shape
+    except ValueError as exc:
+        raise ValueError(f"A {tuple(a_shape)} and B {tuple(b_shape)} are not MatMul-compatible: {exc}") from None
+
+
+def _scalar_param(value, name, *, dtype=None, kind="zero point"):
+    """A per-tensor parameter: Python scalar, 0-d array or 1-element 1-D array."""
+    arr = np.asarray(value)
+    if not (arr.ndim == 0 or arr.shape == (1,)):
+        raise ValueError(f"{name} must be a scalar or a 1-element 1-D array ({kind} per tensor), got shape {arr.shape}")
+    _check_param_dtype(value, arr, name, dtype)
+    return arr.reshape(())
+
+
+def _check_param_dtype(value, arr, name, dtype):
+    if dtype is None or not isinstance(value, np.ndarray) and not isinstance(value, np.generic):
+        return
+    if arr.dtype != dtype:
+        raise TypeError(f"{name} must have dtype {np.dtype(dtype)} (the type of its matrix), got {arr.dtype}")
+
+
+def _b_param(value, name, b_shape, *, dtype=None, kind="zero point"):
+    """B's zero point or scale in a form ``IsBQuantParamSupported`` accepts.
+
+    Scalar or 1-element; (N,) when B is 2-D; or B's shape with the second-to-last axis 1
+    (per column, per batch matrix). Returns an array that broadcasts against ``A @ B``'s
+    last axes: shape () or (..., 1, N) / (N,).
+    """
+    arr = np.asarray(value)
+    _check_param_dtype(value, arr, name, dtype)
+    if arr.ndim == 0 or arr.shape == (1,):
+        return arr.reshape(())
+    n = b_shape[-1]
+    if arr.ndim == 1 and len(b_shape) == 2 and arr.shape == (n,):
+        return arr
+    if arr.ndim == len(b_shape) and arr.ndim >= 2 and arr.shape[-2] == 1 and \
+            all(arr.shape[i] == b_shape[i] for i in range(arr.ndim) if i != arr.ndim - 2):
+        return arr
+    raise ValueError(f"{name} has shape {arr.shape}; for B of shape {tuple(b_shape)} ONNX Runtime accepts a scalar, "
+                     f"shape (1,), " + (f"shape ({n},), " if len(b_shape) == 2 else "")
+                     + f"or B's shape with axis -2 equal to 1 ({kind} per column)")
+
+
+def _zero_point(value, name, dtype, b_shape=None):
+    if value is None:
+        return 0
+    arr = _b_param(value, name, b_shape, dtype=dtype) if b_shape is not None else _scalar_param(value, name, dtype=dtype)
+    check_zero_point(arr.reshape(-1), dtype, name, length=arr.size) if arr.ndim else check_zero_point(arr, dtype, name)
+    return arr.astype(np.int64)
+
+
+def _scale(value, name, b_shape=None):
+    """A positive, finite float32 scale (per tensor, or per column of B)."""
+    if isinstance(value, np.ndarray) and value.dtype != np.float32:
+        raise TypeError(f"{name} must be float32 (ONNX tensor(float)), got {value.dtype}")
+    arr = _b_param(value, name, b_shape, kind="scale") if b_shape is not None else \
+        _scalar_param(value, name, kind="scale")
+    if arr.dtype.kind not in "fiu" or arr.dtype == np.bool_:
+        raise TypeError(f"{name} must be a float, got {arr.dtype}")
+    f = arr.astype(np.float32)
+    if not np.all(np.isfinite(f)) or np.any(f <= 0):
+        raise ValueError(f"{name} must be finite and > 0, got {value!r}")
+    return f
+
+
+def _int_matmul(a, b, zero_point_a, zero_point_b):
+    """``MlasGemmBatch`` over ONNX MatMul batches: exact ``(A - zpA) @ (B - zpB)`` mod 2^32, int32.
+
+    Same bits as :func:`mlas_emu.mlas.qgemm` per 2-D product (every MLAS path computes this sum
+    modulo 2^32), vectorised over batches with float64 BLAS.
+    """
+    if a.shape[-1] > _EXACT_K:  # pragma: no cover - K >= 2^36 elements
+        raise ValueError("K >= 2^36 is outside the exact range of this emulation")
+    ad = a.astype(np.float64) - np.float64(zero_point_a)
+    zpb = np.asarray(zero_point_b, np.float64)
+    bd = b.astype(np.float64) - zpb
+    exact = np.matmul(ad, bd)
+    if a.ndim == 1 and b.ndim == 1:
+        exact = exact.reshape(1)  # MatMulComputeHelper: a vector dot product has shape (1,)
+    return exact.astype(np.int64).astype(np.uint32).view(np.int32)
+
+
+def _bias(bias, n):
+    if bias is None:
+        return None
+    if not isinstance(bias, np.ndarray) or bias.dtype != np.float32:
+        raise TypeError(f"bias must be a float32 numpy array of shape ({n},), got "
+                        f"{getattr(bias, 'dtype', type(bias).__name__)}")
+    if bias.shape != (n,):
+        raise ValueError(f"bias must have shape ({n},) (one value per column of B), got {bias.shape}")
+    return bias
+
+
+def matmul_integer(A, B, a_zero_point=None, b_zero_point=None, *, ort_version=None, threads=1):
+    """ONNX MatMulInteger (opset 10) as ONNX Runtime computes it on Arm: int32 ``(A - a_zp) @ (B - b_zp)``.
+
+    (A, B) dtypes: (uint8, uint8), (uint8, int8) or (int8, int8). ``a_zero_point``: scalar or
+    1-element, of A's type. ``b_zero_point``: scalar, 1-element, (N,) for 2-D B, or B's shape
+    with axis -2 of size 1 (per column), of B's type. Sums wrap modulo 2^32 as MLAS's do.
+    """
+    _profile(ort_version, threads)
+    A = _array(A, "A")
+    B = _array(B, "B")
+    _check_types("MatMulInteger", A, B)
+    _matmul_shape(A.shape, B.shape)
+    zpa = _zero_point(a_zero_point, "a_zero_point", A.dtype)
+    zpb = _zero_point(b_zero_point, "b_zero_point", B.dtype, B.shape)
+    return _int_matmul(A, B, zpa, zpb)
+
+
+def dynamic_quantize_matmul(A, B, b_scale, b_zero_point=None, bias=None, *, ort_version=None, threads=1):
+    """com.microsoft DynamicQuantizeMatMul as ONNX Runtime computes it on Arm (float32 result).
+
+    A (float32) is quantized to uint8 over the whole tensor (``GetQuantizationParameter``,
+    ``MlasQuantizeLinear``), multiplied with B (uint8 or int8) by QGEMM, and the int32 sums are
+    scaled by ``a_scale * b_scale`` (one float32 product, per tensor or per column) with the
+    bias added in the same fused multiply-add. ``b_scale``: float32 > 0, scalar, 1-element, (N,)
+    for 2-D B, or B's shape with axis -2 of size 1; ``b_zero_point`` likewise, of B's type;
+    ``bias``: float32 (N,).
+    """
+    _profile(ort_version, threads)
+    A = _array(A, "A")
+    B = _array(B, "B")
+    _check_types("DynamicQuantizeMatMul", A, B)
+    out_shape = _matmul_shape(A.shape, B.shape)
+    scale_b = _scale(b_scale, "b_scale", B.shape)
+    zpb = _zero_point(b_zero_point, "b_zero_point", B.dtype, B.shape)
+    bias = _bias(bias, B.shape[-1] if B.ndim > 1 else 1)
+    if A.size == 0 or np.prod(out_shape) == 0:
+        return np.zeros(out_shape, np.float32)
+    a_scale, a_zp = quantization_parameters_u8(A)
+    qa = quantize_linear(A, a_scale, a_zp, np.uint8)
+    acc = _int_matmul(qa, B, a_zp, zpb)
+    multiplier = np.float32(a_scale) * scale_b
+    return _scale_bias(acc, multiplier, bias, B.ndim)
+
+
+def _scale_bias(acc, multiplier, bias, b_ndim):
+    if b_ndim == 1:  # output lost the N axis: one column
+        multiplier = multiplier.reshape(-1)[:1].reshape(()) if multiplier.ndim else multiplier
+        bias = None if bias is None else bias.reshape(())
+    return scale_bias_output(acc, multiplier, bias)
+
+
+def matmul_integer_to_float(A, B, a_scale, b_scale, a_zero_point=None, b_zero_point=None, bias=None, *,
+                            ort_version=None, threads=1):
+    """com.microsoft MatMulIntegerToFloat as ONNX Runtime computes it on Arm (float32 result).
+
+    ``float((A - a_zp) @ (B - b_zp)) * (a_scale * b_scale)``, with ``bias`` added in the same
+    fused multiply-add. (A, B) dtypes: (uint8, uint8), (uint8, int8), (int8, int8). ``a_scale``
+    and ``a_zero_point`` per tensor; ``b_scale`` and ``b_zero_point`` per tensor or per column
+    (as for :func:`dynamic_quantize_matmul`).
+    """
+    _profile(ort_version, threads)
+    A = _array(A, "A")
+    B = _array(B, "B")
+    _check_types("MatMulIntegerToFloat", A, B)
+    _matmul_shape(A.shape, B.shape)
+    scale_a = _scale(a_scale, "a_scale")
+    scale_b = _scale(b_scale, "b_scale", B.shape)
+    zpa = _zero_point(a_zero_point, "a_zero_point", A.dtype)
+    zpb = _zero_point(b_zero_point, "b_zero_point", B.dtype, B.shape)
+    bias = _bias(bias, B.shape[-1] if B.ndim > 1 else 1)
+    acc = _int_matmul(A, B, zpa, zpb)
+    return _scale_bias(acc, scale_a * scale_b, bias, B.ndim)
+
+
+def qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point, *,
+                   ort_version=None, threads=1):
+    """ONNX QLinearMatMul (opset 10) as ONNX Runtime computes it on Arm: int8/uint8 like ``a``.
+
+    The int32 product ``(a - a_zp) @ (b - b_zp)`` is requantized by ``MlasRequantizeOutput``
+    with the multiplier ``a_scale * b_scale / y_scale`` (float32 fmul then fdiv, per tensor or
+    per column): round to nearest even, add ``y_zero_point``, saturate. (a, b) dtypes:
+    (uint8, uint8), (uint8, int8), (int8, int8); the output has a's dtype.
+    """
+    _profile(ort_version, threads)
+    a = _array(a, "a")
+    b = _array(b, "b")
+    _check_types("QLinearMatMul", a, b)
+    _matmul_shape(a.shape, b.shape)
+    if a_zero_point is None or b_zero_point is None or y_zero_point is None:
+        raise ValueError("QLinearMatMul needs a_zero_point, b_zero_point and y_zero_point (required ONNX inputs)")
+    scale_a = _scale(a_scale, "a_scale")
+    scale_b = _scale(b_scale, "b_scale", b.shape)
+    scale_y = _scale(y_scale, "y_scale")
+    zpa = _zero_point(a_zero_point, "a_zero_point", a.dtype)
+    zpb = _zero_point(b_zero_point, "b_zero_point", b.dtype, b.shape)
+    zpy = int(_zero_point(y_zero_point, "y_zero_point", a.dtype))
+    acc = _int_matmul(a, b, zpa, zpb)
+    multiplier = (scale_a * scale_b) / scale_y
+    if b.ndim == 1:
+        multiplier = multiplier.reshape(-1)[:1].reshape(())
+    return requantize_output(acc, multiplier, zpy, a.dtype)

@@ -1,0 +1,200 @@
+"""Instruction traces of MLAS's GEMM micro-kernels, for learning how MMLA tiling works.
+
+``trace("sbgemm", 8, 8, 8)`` lists, in execution order, the instructions ONNX Runtime's MLAS
+kernel runs for that GEMM on a Graviton3-class CPU: each with its registers, the matrix
+coordinates each lane holds (``("A", i, k)``, ``("B", k, j)``, ``("C", i, j)``, ``None`` for
+padding) and the bytes it loads and stores. ``.counts`` gives the number of each instruction;
+the MMLA and DOT counts equal what the real kernels execute (measured under QEMU on ONNX
+Runtime 1.17.1: see the package docs, "Traces").
+"""
+
+from __future__ import annotations
+
+import html
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..mlas.threading import check_threads
+from ..mlas.trace import InstructionRecord
+from ..ort.versions import resolve_ort_version
+from . import _mmla, _plan
+
+#: Kernel names accepted by :func:`trace`, with what MLAS runs for them.
+KERNELS = {
+    "sbgemm": "fp32 MatMul in bf16 fastmath mode: SbgemmKernelNeon.S (BFMMLA)",
+    "sgemm": "fp32 SGEMM: SgemmKernelNeon.S (FMLA)",
+    "qgemm-u8u8": "QGEMM u8 x u8 with I8MM: QgemmU8X8KernelUmmla.S (UMMLA)",
+    "qgemm-u8s8": "QGEMM u8 x s8 with I8MM: QgemmU8X8KernelUmmla.S, B flipped by XOR 0x80 (UMMLA)",
+    "qgemm-s8s8": "QGEMM s8 x s8 with I8MM: QgemmS8S8KernelSmmla.S (SMMLA)",
+    "qgemm-dot-u8u8": "QGEMM u8 x u8 with DotProd only: QgemmU8X8KernelUdot.S (UDOT)",
+    "qgemm-dot-u8s8": "QGEMM u8 x s8 with DotProd only: QgemmU8X8KernelUdot.S, B flipped (UDOT)",
+    "qgemm-dot-s8s8": "QGEMM s8 x s8 with DotProd only: QgemmS8S8KernelSdot.S (SDOT)",
+}
+
+#: The largest M*N*K a trace is built for (traces are for learning, not for whole models).
+MAX_VOLUME = 1 << 22
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Instruction records of one GEMM on one MLAS kernel, in execution order."""
+
+    kernel: str
+    M: int
+    N: int
+    K: int
+    packed_b: bool
+    threads: int
+    ort_version: str
+    records: tuple[InstructionRecord, ...] = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __iter__(self):
+        return iter(self.records)
+
+    def __getitem__(self, index):
+        return self.records[index]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Executed instructions per lower-case mnemonic."""
+        return dict(Counter(r.mnemonic for r in self.records))
+
+    @property
+    def bytes_loaded(self) -> int:
+        return sum(r.bytes_loaded for r in self.records)
+
+    @property
+    def bytes_stored(self) -> int:
+        return sum(r.bytes_stored for r in self.records)
+
+    def header(self) -> str:
+        return (
+            f"{self.kernel} M={self.M} N={self.N} K={self.K} packed_b={self.packed_b} "
+            f"threads={self.threads} ort={self.ort_version}: {len(self)} instructions"
+        )
+
+    def to_text(self, limit: int | None = None) -> str:
+        """Assembly-like listing, one instruction a line with its note as a comment."""
+        lines = [f"// {self.header()}", f"// {KERNELS[self.kernel]}"]
+        shown = self.records if limit is None else self.records[:limit]
+        for r in shown:
+            ops = ", ".join(r.operands)
+            comment = f"  // {r.note}" if r.note else ""
+            lines.append(f"    {r.mnemonic:<8} {ops:<32}{comment}".rstrip())
+        if limit is not None and len(self.records) > limit:
+            lines.append(f"    // ... {len(self.records) - limit} more")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_text(limit=40)
+
+    def _repr_html_(self) -> str:
+        counts = ", ".join(f"{k}: {v}" for k, v in sorted(self.counts.items(), key=lambda kv: -kv[1]))
+        rows = []
+        for i, r in enumerate(self.records[:200]):
+            rows.append(
+                f"<tr><td>{i}</td><td><code>{html.escape(r.mnemonic)}</code></td>"
+                f"<td><code>{html.escape(', '.join(r.operands))}</code></td>"
+                f"<td>{r.bytes_loaded or ''}</td><td>{r.bytes_stored or ''}</td>"
+                f"<td>{html.escape(r.note)}</td></tr>"
+            )
+        more = f"<p>... {len(self.records) - 200} more</p>" if len(self.records) > 200 else ""
+        return (
+            f"<div><b>{html.escape(self.header())}</b><br>{html.escape(KERNELS[self.kernel])}"
+            f"<p>counts: {html.escape(counts)}</p><details><summary>instructions</summary>"
+            "<table><tr><th>#</th><th>op</th><th>operands</th><th>loaded</th><th>stored</th>"
+            f"<th>note</th></tr>{''.join(rows)}</table>{more}</details></div>"
+        )
+
+    def draw(self, ax=None, *, step: int = 0):
+        """Picture of which C elements the MMLA/DOT instructions of one K step update
+        (matplotlib; needs the ``viz`` extra). Returns the matplotlib Figure."""
+        from .figures import draw_trace
+
+        return draw_trace(self, ax=ax, step=step)
+
+
+def _check_size(name: str, value) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def trace(kernel: str, M: int, N: int, K: int, *, packed_b: bool = True, threads: int = 1,
+          ort_version: str | None = None) -> Trace:  # fmt: skip
+    """Instruction trace of MLAS's ``kernel`` computing C (M x N) = A (M x K) x B (K x N).
+
+    ``kernel``: one of :data:`KERNELS`. ``packed_b``: B is a constant initializer pre-packed by
+    ONNX Runtime (K slices of 256 for SBGEMM, 384 for QGEMM) or a graph input packed per call.
+    ``threads``: the session's intra-op thread count; MLAS's own rules decide how many threads
+    run and which rows or columns each gets (threads follow one another in the trace). ``ort_version``: any release 1.17.0-1.27.0 (the kernels
+    traced here are the same in all of them).
+    """
+    if kernel not in KERNELS:
+        raise ValueError(f"unknown kernel {kernel!r}; expected one of {sorted(KERNELS)}")
+    M, N, K = (_check_size(n, v) for n, v in (("M", M), ("N", N), ("K", K)))
+    if M * N * K > MAX_VOLUME:
+        raise ValueError(f"M*N*K = {M * N * K} is too large for a trace (at most {MAX_VOLUME}); trace a smaller GEMM")
+    if not isinstance(packed_b, (bool, np.bool_)):
+        raise ValueError(f"packed_b must be a bool, got {packed_b!r}")
+    threads = check_threads(threads)
+    version = resolve_ort_version(ort_version)
+    records = _RECORDERS[kernel](M, N, K, bool(packed_b), threads)
+    return Trace(kernel, M, N, K, bool(packed_b), threads, version, tuple(records))
+
+
+def _mmla_records(kernel: _mmla.MmlaKernel, plan):
+    def run(M, N, K, packed_b, threads):
+        out = []
+        for call in plan(M, N, K, packed_b=packed_b, threads=threads):
+            out += _mmla.kernel_records(kernel, call, M, N, K)
+        return out
+
+    return run
+
+
+def _dot_records(kind: str):
+    def run(M, N, K, packed_b, threads):
+        from ..mlas.qgemm import thread_ranges
+
+        if kind == "s8s8":
+            from ..mlas import qgemm_kernel_sdot as mod
+
+            A, B = np.zeros((M, K), np.int8), np.zeros((K, N), np.int8)
+        else:
+            from ..mlas import qgemm_kernel_udot as mod
+
+            A = np.zeros((M, K), np.uint8)
+            B = np.zeros((K, N), np.int8 if kind == "u8s8" else np.uint8)
+        out: list[InstructionRecord] = []
+        for m0, count_m, n0, count_n in thread_ranges(M, N, K, threads):
+            mod.gemm(A[m0 : m0 + count_m], B[:, n0 : n0 + count_n], packed_b=packed_b, trace=out,
+                     with_coords=True, origin=(m0, n0))  # fmt: skip
+        return out
+
+    return run
+
+
+def _sgemm_records(M, N, K, packed_b, threads):
+    from . import _sgemm
+
+    return _sgemm.records(M, N, K, packed_b=packed_b, threads=threads)
+
+
+_RECORDERS = {
+    "sbgemm": _mmla_records(_mmla.SBGEMM, _plan.sbgemm_calls),
+    "sgemm": _sgemm_records,
+    "qgemm-u8u8": _mmla_records(_mmla.UMMLA, _plan.qgemm_calls),
+    "qgemm-u8s8": _mmla_records(_mmla.UMMLA, _plan.qgemm_calls),
+    "qgemm-s8s8": _mmla_records(_mmla.SMMLA, _plan.qgemm_calls),
+    "qgemm-dot-u8u8": _dot_records("u8u8"),
+    "qgemm-dot-u8s8": _dot_records("u8s8"),
+    "qgemm-dot-s8s8": _dot_records("s8s8"),
+}

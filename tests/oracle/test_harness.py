@@ -1,0 +1,174 @@
+"""The instruction harness itself (``oracle.run_instructions``) against independent exact
+references: integer math for SMMLA/UMMLA/USMMLA/SDOT/UDOT/USDOT, exact small-integer sums for
+BFMMLA/BFDOT (which pins the lane layout of DESIGN section 2), and the BFCVT facts measured on
+real instructions."""
+
+from __future__ import annotations
+
+import ml_dtypes
+import numpy as np
+import pytest
+from hypothesis import example, given, settings, strategies as st
+
+from oracle_values import first_mismatches, int8s, int32s
+
+pytestmark = pytest.mark.oracle
+
+# name -> (vd dtype, vn dtype, vm dtype, is a matrix multiply)
+INTEGER_FORMS = {
+    "smmla": (np.int32, np.int8, np.int8, True),
+    "ummla": (np.uint32, np.uint8, np.uint8, True),
+    "usmmla": (np.int32, np.uint8, np.int8, True),
+    "sdot": (np.int32, np.int8, np.int8, False),
+    "udot": (np.uint32, np.uint8, np.uint8, False),
+    "usdot": (np.int32, np.uint8, np.int8, False),
+}
+
+
+def integer_reference(vd, vn, vm, is_mmla: bool) -> np.ndarray:
+    """Arm ARM MatMulAdd (2x8 by 8x2 per segment) / the 4-way dot products, in exact integers,
+    wrapped to 32 bits as the instructions' two's-complement accumulation does."""
+    lead, s = vd.shape[:-1], vd.shape[-1] // 4
+    acc = vd.astype(np.int64)
+    a = vn.astype(np.int64)
+    b = vm.astype(np.int64)
+    if is_mmla:
+        # Vn lane 8*i+k = A[i,k]; Vm lane 8*j+k = B[k,j]; Vd lane 2*i+j = C[i,j].
+        prod = np.einsum("...sik,...sjk->...sij", a.reshape(lead + (s, 2, 8)), b.reshape(lead + (s, 2, 8)))
+        total = acc + prod.reshape(lead + (4 * s,))
+    else:
+        total = acc + (a * b).reshape(lead + (4 * s, 4)).sum(axis=-1)
+    return (total & 0xFFFFFFFF).astype(np.uint32).view(vd.dtype)
+
+
+@pytest.mark.parametrize("name", sorted(INTEGER_FORMS))
+@pytest.mark.parametrize("segments", [1, 2, 3])
+@settings(max_examples=2, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+@example(seed=0)
+def test_integer_instructions_match_exact_integer_math(oracle, name, segments, seed):
+    vd_t, vn_t, vm_t, is_mmla = INTEGER_FORMS[name]
+    rng = np.random.default_rng(seed)
+    n = 1000
+    vd = int32s(rng, (n, 4 * segments), vd_t)
+    vn = int8s(rng, (n, 16 * segments), vn_t)
+    vm = int8s(rng, (n, 16 * segments), vm_t)
+    got = oracle.run_instructions(name, vd, vn, vm)
+    expected = integer_reference(vd, vn, vm, is_mmla)
+    assert got.dtype == vd_t and got.shape == vd.shape
+    assert np.array_equal(got, expected), first_mismatches(got, expected, vd, vn, vm)
+
+
+def to_bf16(values) -> np.ndarray:
+    return np.asarray(values, np.float32).astype(ml_dtypes.bfloat16)
+
+
+@pytest.mark.parametrize("segments", [1, 2])
+def test_bfmmla_lane_layout_on_exact_values(oracle, segments):
+    """Small integers: every product and sum is exact, so the result is the matrix product
+    with the lane layout of DESIGN section 2 (any other layout gives other numbers)."""
+    rng = np.random.default_rng(7)
+    n = 200
+    A = rng.integers(-16, 17, (n, segments, 2, 4))  # vn lane 4*i+k = A[i,k]
+    Bt = rng.integers(-16, 17, (n, segments, 2, 4))  # vm lane 4*j+k = B[k,j]
+    C = rng.integers(-1000, 1001, (n, segments, 2, 2))  # vd lane 2*i+j = C[i,j]
+    got = oracle.run_instructions("bfmmla", C.reshape(n, -1).astype(np.float32),
+                                  to_bf16(A.reshape(n, -1)), to_bf16(Bt.reshape(n, -1)))
+    expected = (C + np.einsum("nsik,nsjk->nsij", A, Bt)).reshape(n, -1).astype(np.float32)
+    assert np.array_equal(got, expected)
+
+
+def test_bfdot_lanes_on_exact_values(oracle):
+    rng = np.random.default_rng(8)
+    vn, vm = rng.integers(-16, 17, (2, 300, 8))
+    vd = rng.integers(-1000, 1001, (300, 4))
+    got = oracle.run_instructions("bfdot", vd.astype(np.float32), to_bf16(vn), to_bf16(vm))
+    expected = (vd + (vn * vm).reshape(300, 4, 2).sum(-1)).astype(np.float32)
+    assert np.array_equal(got, expected)
+
+
+def test_bfmmla_nan_and_round_to_odd_facts(oracle):
+    """DESIGN section 2: a NaN input gives the default NaN; an inexact product is rounded to
+    odd (1 + 2^-24 is not representable: (1 + 2^-7)^2 = 1 + 2^-6 + 2^-14 is, so use a sum)."""
+    one = 0x3F80
+    nan_vn = np.full(8, one, np.uint16)
+    nan_vn[0] = 0x7FA0  # a signalling NaN with a payload
+    got = oracle.run_instructions("bfmmla", np.zeros(4, np.float32), nan_vn, np.full(8, one, np.uint16))
+    assert got.view(np.uint32)[0] == 0x7FC00000 and got.view(np.uint32)[1] == 0x7FC00000
+    # addend 2^24 plus products summing to 1: exact sum 2^24 + 1 is a tie between 2^24 and
+    # 2^24 + 2; round to odd keeps the odd neighbour's sticky bit: 2^24 + 2.
+    vd = np.full(4, 2.0**24, np.float32)
+    vn = to_bf16([1, 0, 0, 0] * 2)
+    vm = to_bf16([1, 0, 0, 0] * 2)
+    got = oracle.run_instructions("bfmmla", vd, vn, vm)
+    assert got[0] == np.float32(2.0**24 + 2)
+
+
+def test_bfcvt_nan_payloads_as_measured_on_real_instructions(oracle):
+    x = np.array([0x7FA00000, 0x7FB12345, 0xFF8F0000, 0x7F810000], np.uint32)
+    got = oracle.run_instructions("bfcvt", x).view(np.uint16)
+    assert [int(v) for v in got] == [0x7FE0, 0x7FF1, 0xFFCF, 0x7FC1]
+
+
+def test_bfcvt_matches_round_to_nearest_even_for_every_upper_half(oracle):
+    """Every bf16 pattern with the low halves around the rounding point (DESIGN: RNE, denormals
+    kept, like ml_dtypes except for NaN)."""
+    upper = np.arange(1 << 16, dtype=np.uint32) << 16
+    lows = np.array([0, 1, 0x7FFF, 0x8000, 0x8001, 0xFFFF], np.uint32)
+    x = (upper[:, None] | lows[None, :]).reshape(-1)
+    got = oracle.run_instructions("bfcvt", x)
+    with np.errstate(invalid="ignore"):  # NaN inputs are compared separately
+        expected = x.view(np.float32).astype(ml_dtypes.bfloat16)
+    finite = ~np.isnan(x.view(np.float32))
+    assert got.shape == x.shape and got.dtype == ml_dtypes.bfloat16
+    assert np.array_equal(got.view(np.uint16)[finite], expected.view(np.uint16)[finite])
+    nan_bits = got.view(np.uint16)[~finite]
+    assert np.all((nan_bits & 0x7FC0) == 0x7FC0)  # quiet NaNs
+
+
+def test_bfcvt_follows_fpcr_rounding_mode(oracle):
+    x = np.float32([1 + 2.0**-8 + 2.0**-9, -(1 + 2.0**-8 + 2.0**-9)])  # between 1 and 1 + 2^-7
+    as_int = lambda fpcr: [int(v) for v in oracle.run_instructions("bfcvt", x, fpcr=fpcr).view(np.uint16)]
+    assert as_int(None) == [0x3F81, 0xBF81]
+    assert as_int(3 << 22) == [0x3F80, 0xBF80]  # RZ
+    assert as_int(1 << 22) == [0x3F81, 0xBF80]  # RP
+    assert as_int(2 << 22) == [0x3F80, 0xBF81]  # RM
+
+
+def test_ebf16_is_refused_because_qemu_does_not_implement_it(oracle):
+    with pytest.raises(oracle.OracleUnavailable, match="FEAT_EBF16"):
+        oracle.run_instructions("bfcvt", np.float32([1.0]), fpcr=1 << 13)
+
+
+def test_results_broadcast_over_leading_dimensions(oracle):
+    rng = np.random.default_rng(3)
+    vd = int32s(rng, (5, 1, 4), np.int32)
+    vn = int8s(rng, (1, 3, 16), np.int8)
+    vm = int8s(rng, (3, 16), np.int8)
+    got = oracle.run_instructions("smmla", vd, vn, vm)
+    assert got.shape == (5, 3, 4)
+    expected = integer_reference(np.broadcast_to(vd, (5, 3, 4)), np.broadcast_to(vn, (5, 3, 16)),
+                                 np.broadcast_to(vm, (5, 3, 16)), True)
+    assert np.array_equal(got, expected)
+
+
+def test_inputs_are_not_modified(oracle):
+    rng = np.random.default_rng(4)
+    vd, vn, vm = int32s(rng, (10, 4), np.uint32), int8s(rng, (10, 16), np.uint8), int8s(rng, (10, 16), np.uint8)
+    copies = [a.copy() for a in (vd, vn, vm)]
+    oracle.run_instructions("ummla", vd, vn, vm)
+    assert all(np.array_equal(a, c) for a, c in zip((vd, vn, vm), copies))
+
+
+def test_bad_arguments_raise_clear_errors(oracle):
+    vd, v8 = np.zeros(4, np.int32), np.zeros(16, np.int8)
+    with pytest.raises(ValueError, match="unknown instruction"):
+        oracle.run_instructions("fmla", vd, v8, v8)
+    with pytest.raises(TypeError, match="3 operands"):
+        oracle.run_instructions("smmla", vd, v8)
+    with pytest.raises(TypeError, match="vn must be int8"):
+        oracle.run_instructions("smmla", vd, np.zeros(16, np.float32), v8)
+    with pytest.raises(ValueError, match="lanes"):
+        oracle.run_instructions("smmla", vd, np.zeros(12, np.int8), np.zeros(12, np.int8))
+    with pytest.raises(TypeError, match="float32"):
+        oracle.run_instructions("bfcvt", np.zeros(4, np.float64))
