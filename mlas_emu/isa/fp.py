@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from numba.cpython.unsafe.numbers import leading_zeros  # LLVM ctlz intrinsic
+
 from .._jit import njit
 
 # FPType (J1.3 FPType): the classes FPUnpackBase distinguishes.
@@ -69,28 +71,8 @@ def fp_default_nan(fpcr):
 
 @njit(inline="always")
 def bit_length(x):
-    """Number of significant bits of a non-negative int64 (0 for 0)."""
-    x = np.int64(x)
-    n = 0
-    if x >= 1 << 32:
-        x >>= 32
-        n += 32
-    if x >= 1 << 16:
-        x >>= 16
-        n += 16
-    if x >= 1 << 8:
-        x >>= 8
-        n += 8
-    if x >= 1 << 4:
-        x >>= 4
-        n += 4
-    if x >= 1 << 2:
-        x >>= 2
-        n += 2
-    if x >= 1 << 1:
-        x >>= 1
-        n += 1
-    return n + np.int64(x)
+    """Number of significant bits of a non-negative int64 (0 for 0): 64 - count leading zeros."""
+    return np.int64(64 - leading_zeros(np.uint64(x)))
 
 
 @njit(inline="always")

@@ -272,6 +272,21 @@ def qgemm_fast(a, b, zero_point_a=0, zero_point_b=0) -> np.ndarray:
     return _wrap32(total)  # pragma: no cover
 
 
+def gemm_batch_exact(a, b, zero_point_a=0, zero_point_b=0) -> np.ndarray:
+    """``MlasGemmBatch`` over NumPy-broadcast batches: ``matmul(A - zpA, B - zpB)`` modulo 2^32, int32.
+
+    The fast path for stacks of products (the operators' batching): ``zero_point_b`` may be a
+    scalar or any array that broadcasts against ``b`` (per column, per batch matrix). Same bits
+    as :func:`qgemm` on each 2-D product.
+    """
+    if a.shape[-1] > _EXACT_K_CHUNK:  # pragma: no cover - K >= 2^36 elements
+        raise ValueError("K >= 2^36 is outside the exact range of the fast path")
+    ad = a.astype(np.float64)
+    ad -= float(zero_point_a)
+    bd = b.astype(np.float64) - np.asarray(zero_point_b, np.float64)
+    return _wrap_float(np.matmul(ad, bd))
+
+
 def _wrap_float(exact: np.ndarray) -> np.ndarray:
     """Exact integer-valued float64 -> int32 modulo 2^32."""
     return exact.astype(np.int64).astype(np.uint32).view(np.int32)

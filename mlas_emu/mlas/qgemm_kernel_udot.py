@@ -204,7 +204,8 @@ def gemm_kernel(packed_a, packed_b, c, packed_count_k, count_m, count_n, row_sum
                 coords=None):  # fmt: skip
     """One call of ``MlasGemmU8X8KernelUdot`` (or ``MlasGemmS8S8KernelSDot``).
 
-    Computes rows ``0..rows-1`` of ``c`` (int64 array, CountM x CountN view) from the packed
+    Computes rows ``0..rows-1`` of ``c`` (int64 array, CountM x CountN view; ``None`` records
+    the instructions without computing) from the packed
     panels: ``acc = RowSum * ZeroPointB + ColumnSum`` (or ``RowSum + ColumnSum`` without
     per-column zero points), plus the DOT products over ``packed_count_k`` blocks of 8; in add
     mode (``zero_mode=False``) the previous contents of ``c`` are added. Returns the rows
@@ -241,7 +242,8 @@ def gemm_kernel(packed_a, packed_b, c, packed_count_k, count_m, count_n, row_sum
             regs_b = {reg: pb[b_base + 16 * reg : b_base + 16 * reg + 16] for reg in range(4)}
             _emit_loads(trace, rows, kb, a_base, b_base, coords)
             for accr, breg, areg, elem in _DOTS[rows]:
-                acc[accr] = _dot_by_element(acc[accr], regs_b[breg], regs_a[areg], elem, spec.signed)
+                if c is not None:  # c=None: record the instructions only
+                    acc[accr] = _dot_by_element(acc[accr], regs_b[breg], regs_a[areg], elem, spec.signed)
                 _emit_dot(trace, spec, rows, accr, breg, areg, elem, a_base, b_base, coords, n0)
         if rows == 4:  # fold the second accumulator set
             for v in range(16, 24):
@@ -257,8 +259,11 @@ def _store(c, acc, rows, count_m, n0, width, zero_mode, trace, coords):
         if not zero_mode:
             _emit(trace, "ldp" if width == 8 else "ld1", (f"q{16 + 2 * r}", f"q{17 + 2 * r}"),
                   bytes_loaded=4 * width, note=f"add mode: load C row {r}")  # fmt: skip
-            tile = tile + c[r, n0 : n0 + width]
-        c[r, n0 : n0 + width] = (tile + 2**31) % 2**32 - 2**31
+            _emit(trace, "add", (f"v{16 + 2 * r}.4s", f"v{16 + 2 * r}.4s", "v0.4s"), note=f"C row {r} += tile")
+            if c is not None:
+                tile = tile + c[r, n0 : n0 + width]
+        if c is not None:
+            c[r, n0 : n0 + width] = (tile + 2**31) % 2**32 - 2**31
         lanes = None
         if coords is not None:
             m0, cn0 = coords[3], coords[2][1]

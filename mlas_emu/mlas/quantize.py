@@ -54,9 +54,28 @@ def scale_bias_output(acc, scale, bias=None) -> np.ndarray:
     """
     f = np.asarray(acc, np.int32).astype(_F32)
     scale = np.asarray(scale, _F32)
-    if bias is None:
-        return f * scale
-    return fmaf(f, scale, np.asarray(bias, _F32))
+    with np.errstate(invalid="ignore", over="ignore"):
+        if bias is None:
+            out = f * scale
+        else:
+            bias = np.asarray(bias, _F32)
+            out = fmaf(f, scale, bias)
+    return _arm_nans(out, None if bias is None else bias)
+
+
+def _arm_nans(out, propagated):
+    """NaN results as Arm produces them: an input NaN propagates quieted (FPProcessNaN), a NaN
+    created by an invalid operation (0 * inf, inf - inf) is the default NaN 0x7FC00000 (x86
+    would give 0xFFC00000)."""
+    nan = np.isnan(out)
+    if not nan.any():
+        return out
+    fill = np.broadcast_to(DEFAULT_NAN, out.shape)
+    if propagated is not None:
+        p = np.broadcast_to(propagated, out.shape)
+        quiet = (p.view(np.uint32) | np.uint32(0x00400000)).view(_F32)
+        fill = np.where(np.isnan(p), quiet, fill)
+    return np.where(nan, fill, out).astype(_F32)
 
 
 def requantize_output(acc, scale, zero_point, out_dtype, bias=None) -> np.ndarray:
@@ -89,19 +108,69 @@ def round_half_to_even(x):
     return np.rint(np.asarray(x, _F32))
 
 
+_FLT_MAX = _F32(np.finfo(np.float32).max)
+#: Arm's default NaN (FPDefaultNaN): what an invalid operation such as inf - inf returns.
+DEFAULT_NAN = np.uint32(0x7FC00000).view(_F32)
+
+
+def _std_min(a, b):
+    """``std::min(a, b)``: ``(b < a) ? b : a`` (a NaN ``b`` is ignored, a NaN ``a`` kept)."""
+    return b if b < a else a
+
+
+def _std_max(a, b):
+    """``std::max(a, b)``: ``(a < b) ? b : a``."""
+    return b if a < b else a
+
+
+def reduce_min_max_f32(x) -> tuple[np.float32, np.float32]:
+    """``MlasReduceMinimumMaximumF32Kernel`` (generic kernel with NEON vectors): ``(min, max)``.
+
+    The first ``4 * (N // 4)`` elements go through ``vminq_f32``/``vmaxq_f32`` (FMIN/FMAX: a NaN
+    wins) seeded with ``FLT_MAX``/``-FLT_MAX``; the last ``N % 4`` through ``std::min``/``std::max``,
+    which skip a NaN element. Without NaN this is the exact min and max.
+    """
+    x = np.asarray(x, _F32).reshape(-1)
+    lo, hi = _FLT_MAX, -_FLT_MAX
+    vec = (len(x) // 4) * 4
+    if vec:
+        head = x[:vec]
+        if np.isnan(head).any():
+            lo = hi = DEFAULT_NAN
+        else:
+            lo, hi = _F32(min(lo, head.min())), _F32(max(hi, head.max()))
+    for t in x[vec:]:
+        hi = _std_max(hi, t)
+        lo = _std_min(lo, t)
+    return _F32(lo), _F32(hi)
+
+
+def find_min_max(a) -> tuple[np.float32, np.float32]:
+    """The min/max search of ``GetQuantizationParameter`` (qmath.h): ``MlasFindMinMaxElement``.
+
+    With several intra-op threads ORT may cut a large tensor into blocks of a multiple of 128
+    elements, reduce them separately and join the results with ``std::min``/``std::max``; the
+    split follows the thread pool's cost model and was not seen on the shapes measured (a NaN
+    anywhere in the vector part poisoned the result with 3 threads as with 1). It only matters
+    when A holds a NaN; one block is modelled.
+    """
+    return reduce_min_max_f32(a)
+
+
 def quantization_parameters_u8(a) -> tuple[np.float32, int]:
     """``GetQuantizationParameter<uint8_t>`` (qmath.h): A's scale and zero point in DynamicQuantizeMatMul.
 
-    ``min``/``max`` over all elements (exact for any order), widened to include 0;
+    ``min``/``max`` (:func:`find_min_max`) widened to include 0 with ``std::min``/``std::max``;
     ``scale = (max - min) / 255.0f`` (fsub, fdiv; 1.0 when max == min);
-    ``zp = RoundHalfToEven(clamp(0.0f - min / scale, 0, 255))``.
+    ``zp = RoundHalfToEven(std::max(0.0f, std::min(255.0f, 0.0f - min / scale)))``.
     """
-    a = np.asarray(a, _F32)
-    lo = _F32(min(_F32(a.min()), _F32(0.0))) if a.size else _F32(0.0)
-    hi = _F32(max(_F32(a.max()), _F32(0.0))) if a.size else _F32(0.0)
-    scale = _F32(1.0) if hi == lo else _F32(_F32(hi - lo) / _F32(255.0))
-    initial = _F32(_F32(0.0) - _F32(lo / scale))
-    zp = int(round_half_to_even(_F32(max(_F32(0.0), min(_F32(255.0), initial)))))
+    lo, hi = find_min_max(a)
+    lo = _std_min(lo, _F32(0.0))
+    hi = _std_max(hi, _F32(0.0))
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        scale = _F32(1.0) if hi == lo else _F32(_F32(hi - lo) / _F32(255.0))
+        initial = _F32(_F32(0.0) - _F32(lo / scale))
+    zp = int(round_half_to_even(_std_max(_F32(0.0), _std_min(_F32(255.0), initial))))
     return scale, zp
 
 
@@ -113,7 +182,8 @@ def quantize_linear(x, scale, zero_point, out_dtype=np.uint8) -> np.ndarray:
     """
     info = np.iinfo(out_dtype)
     zp = int(zero_point)
-    v = np.asarray(x, _F32) / _F32(scale)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        v = np.asarray(x, _F32) / _F32(scale)
     v = np.fmax(v, _F32(info.min - zp))
     v = np.fmin(v, _F32(info.max - zp))
     return (np.rint(v).astype(np.int32) + zp).astype(out_dtype)

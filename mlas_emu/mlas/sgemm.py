@@ -214,17 +214,16 @@ def _beta_mode(beta32) -> int:
 
 def _run_fast(a, b, c, segments, out, alpha32, beta32):
     """Every segment through :func:`~mlas_emu.mlas.sgemm_kernel_neon.chain_rows`."""
+    kern.check_host_keeps_denormals()
     mode = _beta_mode(beta32)
-    cache = {}
+    current = None
     for s in segments:
-        key = s.batch
-        if key not in cache:  # contiguous (M, K), (K, N), (M, N) operands of this GEMM
+        if current != s.batch:  # contiguous (M, K), (K, N), (M, N) operands of this GEMM
+            current = s.batch
             ga = np.ascontiguousarray(a[min(s.batch, a.shape[0] - 1)])
             gb = np.ascontiguousarray(b[min(s.batch, b.shape[0] - 1)])
             gc = (np.ascontiguousarray(c[min(s.batch, c.shape[0] - 1)]) if c is not None
                   else np.zeros((1, 1), np.float32))
-            cache = {key: (ga, gb, gc)}
-        ga, gb, gc = cache[key]
         kern.chain_rows(ga, gb, gc, out[s.batch], s.row_start, s.row_start + s.row_count,
                         s.col_start, s.col_start + s.col_count, np.asarray(s.k_bounds, np.int64),
                         alpha32, beta32, mode, s.gemv)

@@ -247,12 +247,13 @@ class _Neon:
         self.v[r] = 0
         self.emit("movi", (f"v{r}.16b", "#0"))
 
-    def load(self, r, memory, offset, lanes, name):
+    def load(self, r, memory, offset, lanes, name, record=True):
         """ldr q / d / s: ``lanes`` consecutive values, the rest of the register zeroed."""
         self.v[r] = 0
         self.v[r, :lanes] = memory[offset : offset + lanes]
-        kind = {4: "q", 2: "d", 1: "s"}[lanes]
-        self.emit("ldr", (f"{kind}{r}", f"[{name}]"), loaded=4 * lanes)
+        if record:
+            kind = {4: "q", 2: "d", 1: "s"}[lanes]
+            self.emit("ldr", (f"{kind}{r}", f"[{name}]"), loaded=4 * lanes)
 
     def fmla(self, d, n, m, element, lanes_info=None, width=4):
         """FMLA Vd.4S, Vn.4S, Vm.S[element] (or Vm.4S when ``element`` is None)."""
@@ -299,7 +300,9 @@ def _multiply_accumulate(cpu, b, offset, rows, vecs, element, where):
     FMLA per accumulator with A's element ``element`` broadcast."""
     row0, col0, k = where
     for q in range(vecs):
-        cpu.load(4 + q, b, offset + 4 * q, 4, f"B k={k}")
+        cpu.load(4 + q, b, offset + 4 * q, 4, f"B k={k}", record=False)
+    for q in range(0, vecs, 2):  # ldp q4,q5 (and q6,q7): 8 columns of one packed row each
+        cpu.emit("ldp", (f"q{4 + q}", f"q{5 + q}", f"[B k={k}]"), loaded=32)
     for r in range(rows):
         for q in range(vecs):
             info = None
@@ -320,13 +323,17 @@ def _output_block(cpu, c, c_off, ldc, rows, count, zero_mode, alpha_reg=0):
         regs = _acc_regs(r)
         values = np.concatenate([cpu.v[x] for x in regs])[:count]
         at = c_off + r * ldc
-        if zero_mode:
-            c[at : at + count] = values
-            cpu.emit("st", (f"v{regs[0]}", f"[C row {r}]"), stored=4 * count)
-        else:
+        store = "stp" if count >= 8 else "st1"
+        if not zero_mode:  # ld C; fmla v4.4s, acc, v0.s[0] per 4 (or fewer) columns
+            cpu.emit("ldp" if count >= 8 else "ld1", (f"[C row {r}]",), loaded=4 * count)
             for j in range(count):
                 c[at + j] = fp_mul_add(int(c[at + j]), int(values[j]), int(cpu.v[alpha_reg, 0]))
-            cpu.emit("fmla", ("v4.4s", f"v{regs[0]}.4s", "v0.s[0]"), note=f"C += acc*alpha, {count} columns")
+            for q in range(max(1, count // 4)):
+                cpu.emit("fmla", (f"v{4 + q}.{'4s' if count >= 4 else '2s'}", f"v{regs[q]}.4s", "v0.s[0]"),
+                         note="C = C + acc*alpha")
+        else:
+            c[at : at + count] = values
+        cpu.emit(store, (f"v{regs[0]}", f"[C row {r}]"), stored=4 * count, note=f"{count} columns")
         rest = np.concatenate([cpu.v[x] for x in regs])[count:]
         flat = np.zeros(16, np.uint32)
         flat[: rest.size] = rest
@@ -529,3 +536,21 @@ def chain_rows(a, b, c_in, out, r0, r1, c0, c1, kb, alpha, beta, beta_mode, gemv
             if cur[j] != cur[j]:  # NaN: the host's NaN is not Arm's; redo with Arm rules
                 out_bits[c0 + j] = element_bits(a_bits, b_bits, c_bits, i, c0 + j, kb,
                                                 alpha_bits, beta_bits, beta_mode, gemv)
+
+
+@njit
+def _denormal_probe(tiny):
+    return _fmaf(tiny, np.float32(1.0), np.float32(0.0)), np.float32(np.float64(tiny) * 0.5)
+
+
+def check_host_keeps_denormals():
+    """Raise ``RuntimeError`` if this thread's FPU flushes denormals (x86 MXCSR FTZ/DAZ, which
+    a library built with -ffast-math can set when loaded): the fast path would then lose the
+    denormals that Arm keeps (FPCR.FZ = 0)."""
+    tiny = np.float32(2.0**-148)
+    fused, converted = _denormal_probe(tiny)
+    if fused != tiny or converted != np.float32(2.0**-149):
+        raise RuntimeError(
+            "the host FPU flushes denormals to zero (FTZ/DAZ set in this thread, e.g. by a "
+            "library compiled with -ffast-math); mlas_emu's fast SGEMM path would not be exact"
+        )

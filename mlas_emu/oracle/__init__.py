@@ -21,7 +21,6 @@ import importlib
 _EXPORTS = {
     "unavailable_reason": "_api",
     "run_model": "_api",
-    "run_models": "_api",
     "matmul": "_api",
     "matmul_integer": "_api",
     "dynamic_quantize_matmul": "_api",

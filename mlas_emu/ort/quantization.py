@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..mlas.qgemm import check_zero_point
+from ..mlas.qgemm import check_zero_point, gemm_batch_exact
 from ..mlas.quantize import quantization_parameters_u8, quantize_linear, requantize_output, scale_bias_output
 from ..mlas.threading import check_threads
 from .versions import resolve_ort_version, version_tuple
 
 _U8, _S8 = np.dtype(np.uint8), np.dtype(np.int8)
-_EXACT_K = 1 << 36  # K * 255^2 < 2^53: one float64 matmul of shifted operands is exact
 
 #: Type combinations each operator registers on the CPU provider, per release range
 #: (``ONNX_OPERATOR_TYPED_KERNEL_EX`` in the files above). (A dtype, B dtype) pairs.
@@ -132,20 +131,11 @@ def _scale(value, name, b_shape=None):
 
 
 def _int_matmul(a, b, zero_point_a, zero_point_b):
-    """``MlasGemmBatch`` over ONNX MatMul batches: exact ``(A - zpA) @ (B - zpB)`` mod 2^32, int32.
-
-    Same bits as :func:`mlas_emu.mlas.qgemm` per 2-D product (every MLAS path computes this sum
-    modulo 2^32), vectorised over batches with float64 BLAS.
-    """
-    if a.shape[-1] > _EXACT_K:  # pragma: no cover - K >= 2^36 elements
-        raise ValueError("K >= 2^36 is outside the exact range of this emulation")
-    ad = a.astype(np.float64) - np.float64(zero_point_a)
-    zpb = np.asarray(zero_point_b, np.float64)
-    bd = b.astype(np.float64) - zpb
-    exact = np.matmul(ad, bd)
+    """``MlasGemmBatch`` over the ONNX MatMul batches: int32 ``(A - zpA) @ (B - zpB)`` modulo 2^32."""
+    out = gemm_batch_exact(a, b, zero_point_a, zero_point_b)
     if a.ndim == 1 and b.ndim == 1:
-        exact = exact.reshape(1)  # MatMulComputeHelper: a vector dot product has shape (1,)
-    return exact.astype(np.int64).astype(np.uint32).view(np.int32)
+        out = out.reshape(1)  # MatMulComputeHelper: a vector dot product has shape (1,)
+    return out
 
 
 def _bias(bias, n):
@@ -196,11 +186,26 @@ def dynamic_quantize_matmul(A, B, b_scale, b_zero_point=None, bias=None, *, ort_
     bias = _bias(bias, B.shape[-1] if B.ndim > 1 else 1)
     if A.size == 0 or np.prod(out_shape) == 0:
         return np.zeros(out_shape, np.float32)
+    if not np.isfinite(A).all():
+        _warn_non_finite(A)
     a_scale, a_zp = quantization_parameters_u8(A)
     qa = quantize_linear(A, a_scale, a_zp, np.uint8)
     acc = _int_matmul(qa, B, a_zp, zpb)
     multiplier = np.float32(a_scale) * scale_b
     return _scale_bias(acc, multiplier, bias, B.ndim)
+
+
+def _warn_non_finite(A):
+    import warnings
+
+    from ..errors import OrtDefectWarning
+
+    warnings.warn(
+        "DynamicQuantizeMatMul: A holds Inf or NaN. ONNX Runtime quantizes A with a range taken "
+        "over the whole tensor, so an infinity makes the scale infinite and most outputs NaN, and a "
+        "NaN is either ignored (when it lies in the last len(A) % 4 elements of a min/max block) or "
+        "makes every output NaN. The emulator returns exactly what Arm ONNX Runtime returns.",
+        OrtDefectWarning, stacklevel=3)
 
 
 def _scale_bias(acc, multiplier, bias, b_ndim):

@@ -88,7 +88,9 @@ def kernel_records(kernel: MmlaKernel, call: KernelCall, M: int, N: int, K: int)
                     _rec(out, "ldr", (f"q{4 + q}",), {f"q{4 + q}": b_regs[q]}, 16, note=f"packed B, k={k0}..{k0 + 3}")
             else:
                 names = "{v4.16b - v7.16b}"
-                _rec(out, "ld1", (names,), {}, 64, note=f"packed B, k={k0}..{k0 + 7}")
+                pad = (None,) * (2 * kernel.k_step)  # panels are padded to 8 columns
+                lanes = sum((b_regs.get(q, pad) for q in range(4)), ())
+                _rec(out, "ld1", (names,), {names: lanes}, 64, note=f"packed B, k={k0}..{k0 + 7}")
             for p in range(pairs):
                 for q in range(nregs):
                     r0, c0 = call.m + 2 * p, col0 + 2 * q
@@ -133,7 +135,8 @@ def _load_a(out, kernel, call, pairs, k0, k_end, a_ok):
                      note=f"A row {i}, k={k0}..{k0 + 3} as fp32{over}")  # fmt: skip
                 op = "bfcvtn" if half == 0 else "bfcvtn2"
                 dst = f"v{8 + p}.4h" if half == 0 else f"v{8 + p}.8h"
-                _rec(out, op, (dst, f"v{8 + p if half == 0 else 1}.4s"), {f"v{8 + p}.8h": lanes},
+                # bfcvtn writes lanes 0-3 (and zeroes 4-7); bfcvtn2 fills lanes 4-7
+                _rec(out, op, (dst, f"v{8 + p if half == 0 else 1}.4s"), {dst: lanes[:4] if half == 0 else lanes},
                      note=f"A row {i} to bf16 (round to nearest even)")  # fmt: skip
         else:
             phantom = " (upper 8 bytes: phantom row)" if call.rows == 1 else ""

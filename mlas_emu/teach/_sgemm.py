@@ -12,7 +12,11 @@ Models the instruction sequence of onnxruntime/core/mlas/lib ``aarch64/SgemmKern
 - per k: ``FMLA Vd.4S, Vn.4S, Vm.S[e]``, one per row and 4 columns (4 for a 16-column block,
   2 for an 8-column block): the B vector times one broadcast A element, fused (one rounding);
 - K runs 4 at a time (``ldr q`` of 4 A values per row) and then 1 at a time (``ldr s``);
-- zero mode scales by alpha with ``fmul``; add mode adds to C with ``fmla`` (C += acc * alpha).
+- zero mode scales by alpha with ``fmul``; add mode adds to C with ``fmla`` (C += acc * alpha):
+  one per 4 columns stored (``OutputRow16Element`` issues 4, ``OutputRow8Element`` 2).
+
+With M = 1 and a non-packed B, ``MlasSgemmOperation`` runs ``MlasGemvFloatKernel`` instead; that
+case is traced by the SGEMM model (:mod:`mlas_emu.mlas.sgemm`).
 """
 
 from __future__ import annotations
@@ -130,7 +134,22 @@ def _output(out, call, col0, nregs, stored):
 
 
 def records(M: int, N: int, K: int, *, packed_b: bool = True, threads: int = 1) -> list[InstructionRecord]:
+    if M == 1 and not packed_b:
+        return _gemv_records(K, N, threads)
     out: list[InstructionRecord] = []
     for call in sgemm_calls(M, N, K, packed_b=packed_b, threads=threads):
         out += kernel_records(call, M, N)
+    return out
+
+
+def _gemv_records(K: int, N: int, threads: int) -> list[InstructionRecord]:
+    """M = 1 with a non-packed B runs ``MlasGemvFloatKernel`` (aarch64/SgemvKernelNeon.S), not
+    the SGEMM kernel: its records come from the SGEMM model's own instruction path
+    (:func:`mlas_emu.mlas.sgemm.sgemm`), which carries no lane coordinates."""
+    import numpy as np
+
+    from ..mlas.sgemm import sgemm
+
+    out: list[InstructionRecord] = []
+    sgemm(np.zeros((1, K), np.float32), np.zeros((K, N), np.float32), packed_b=False, threads=threads, trace=out)
     return out

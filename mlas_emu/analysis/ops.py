@@ -1,0 +1,229 @@
+"""Operator overrides for ``onnx.reference.ReferenceEvaluator``: the GEMM operators run the emulated
+Arm kernels (:mod:`mlas_emu.ort`, :mod:`mlas_emu.mlas`), a few ONNX Runtime contrib operators that
+its graph optimizer introduces get NumPy definitions.
+
+The classes are built per run by :func:`make_ops`, bound to a :class:`Recorder` that receives
+each GEMM node's inputs, output and the path it took.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: GEMM operators replaced by emulated kernels: (domain, op_type).
+GEMM_OPS = {
+    ("", "MatMul"), ("", "Gemm"), ("com.microsoft", "FusedMatMul"),
+    ("", "MatMulInteger"), ("com.microsoft", "DynamicQuantizeMatMul"),
+    ("com.microsoft", "MatMulIntegerToFloat"), ("", "QLinearMatMul"),
+}
+#: Contrib operators written here in NumPy (not bit-exact models of ONNX Runtime's kernels).
+CONTRIB_OPS = {("com.microsoft", "BiasGelu"), ("com.microsoft", "Gelu"), ("com.microsoft", "FastGelu"),
+               ("com.microsoft", "SkipLayerNormalization"), ("", "DequantizeLinear")}
+
+PATH_FASTMATH = "bf16 fastmath (SBGEMM)"
+PATH_SGEMM = "fp32 SGEMM"
+PATH_QGEMM = "int8 QGEMM"
+
+
+@dataclass
+class NodeRecord:
+    """One GEMM node as it ran: which kernel path, the GEMM sizes, and (if captured) its tensors."""
+
+    name: str
+    op_type: str
+    output: str
+    path: str
+    mnk: tuple
+    attrs: dict = field(default_factory=dict)
+    inputs: list = field(default_factory=list, repr=False)
+    result: np.ndarray | None = field(default=None, repr=False)
+
+
+@dataclass
+class Recorder:
+    """Settings of one run and the GEMM nodes seen, in execution order."""
+
+    fastmath: bool
+    ort_version: str | None
+    threads: int
+    faithful: bool
+    initializers: frozenset
+    capture: bool = True
+    records: list = field(default_factory=list)
+    progress: object = None
+
+    def add(self, node, path, mnk, inputs, result):
+        rec = NodeRecord(node.name or node.output[0], node.op_type, node.output[0], path, mnk, _attrs(node),
+                         [np.array(x) for x in inputs] if self.capture else [],
+                         np.array(result) if self.capture else None)
+        self.records.append(rec)
+        if self.progress is not None:
+            self.progress.update(1)
+
+
+def _attrs(node) -> dict:
+    from onnx import helper
+
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def matmul_path(a_shape, b_shape, *, fastmath, trans_a=False, trans_b=False, alpha=1.0, ort_version=None,
+                faithful=True) -> str:
+    """Which MLAS routine ``MatMul<float>::Compute`` (matmul.cc) calls: SBGEMM or fp32 SGEMM.
+
+    The gate of :func:`mlas_emu.ort.matmul.fused_matmul`: fastmath on, transB off, N*K >= 32
+    (``kFastMathModeKernelsizeThreshold``), transA off from 1.25; with ``faithful=False`` a
+    FusedMatMul whose SBGEMM would ignore transA or alpha is computed with SGEMM.
+    """
+    import importlib
+
+    mm = importlib.import_module("mlas_emu.ort.matmul")  # the module (``ort.matmul`` is the function)
+
+    profile = mm.profile_for(ort_version)
+    ta = bool(trans_a) and len(a_shape) != 1
+    tb = bool(trans_b) and len(b_shape) != 1
+    plan = mm.plan_matmul(tuple(a_shape), tuple(b_shape), ta, tb)
+    use = (fastmath and not tb and plan.n * plan.k >= mm.FASTMATH_KERNELSIZE_THRESHOLD
+           and (not profile.trans_a_gate or not ta))
+    if use and not faithful and (ta or float(np.float32(alpha)) != 1.0):
+        use = False
+    return (PATH_FASTMATH if use else PATH_SGEMM), (plan.m, plan.n, plan.k)
+
+
+def _matmul_like(rec: Recorder, node, a, b, *, trans_a=False, trans_b=False, alpha=1.0, fused=False):
+    # Imported from the submodule: once it is loaded, ``mlas_emu.ort.matmul`` names the module.
+    from ..ort.matmul import fused_matmul, matmul
+
+    b_init = node.input[1] in rec.initializers
+    path, mnk = matmul_path(a.shape, b.shape, fastmath=rec.fastmath, trans_a=trans_a, trans_b=trans_b,
+                            alpha=alpha, ort_version=rec.ort_version, faithful=rec.faithful)
+    kw = dict(fastmath=rec.fastmath, b_is_initializer=b_init, ort_version=rec.ort_version,
+              threads=rec.threads, faithful=rec.faithful)
+    if fused:
+        y = fused_matmul(a, b, trans_a=bool(trans_a), trans_b=bool(trans_b), alpha=float(alpha), **kw)
+    else:
+        y = matmul(a, b, **kw)
+    rec.add(node, path, mnk, [a, b], y)
+    return y
+
+
+def _gemm(rec: Recorder, node, a, b, c=None, *, alpha=1.0, beta=1.0, transA=0, transB=0):
+    """ONNX Gemm as ``Gemm<float>::Compute`` (gemm.cc) runs it: C broadcast into Y, then MlasGemm
+    with beta (0 without C); B pre-packed when it is an initializer. Never fastmath."""
+    from ..mlas.sgemm import sgemm
+
+    ta, tb = bool(transA), bool(transB)
+    m = a.shape[1] if ta else a.shape[0]
+    n = b.shape[0] if tb else b.shape[1]
+    k = a.shape[0] if ta else a.shape[1]
+    if c is not None and beta != 0:
+        y = sgemm(a, b, trans_a=ta, trans_b=tb, alpha=alpha, beta=beta,
+                  C=np.ascontiguousarray(np.broadcast_to(c, (m, n)), dtype=np.float32),
+                  packed_b=node.input[1] in rec.initializers, threads=rec.threads)
+    else:
+        y = sgemm(a, b, trans_a=ta, trans_b=tb, alpha=alpha, packed_b=node.input[1] in rec.initializers,
+                  threads=rec.threads)
+    rec.add(node, PATH_SGEMM, (m, n, k), [x for x in (a, b, c) if x is not None], y)
+    return y
+
+
+def _quantized(rec: Recorder, node, fn_name, inputs):
+    from ..ort import quantization
+
+    fn = getattr(quantization, fn_name)
+    args = [None if (i >= len(node.input) or not node.input[i]) else x for i, x in enumerate(inputs)]
+    while args and args[-1] is None:
+        args.pop()
+    y = fn(*args, ort_version=rec.ort_version, threads=rec.threads)
+    a, b = (inputs[0], inputs[3]) if node.op_type == "QLinearMatMul" else (inputs[0], inputs[1])
+    mnk = (int(np.prod(a.shape[:-1])), b.shape[-1], a.shape[-1])
+    rec.add(node, PATH_QGEMM, mnk, list(inputs), y)
+    return y
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    import math
+
+    return np.vectorize(math.erf, otypes=[np.float64])(x.astype(np.float64))
+
+
+def _gelu_erf(x: np.ndarray) -> np.ndarray:
+    """0.5 x (1 + erf(x / sqrt 2)), evaluated in float64 and rounded to float32."""
+    x64 = x.astype(np.float64)
+    return (0.5 * x64 * (1.0 + _erf(x64 / np.sqrt(2.0)))).astype(np.float32)
+
+
+def _fast_gelu(x: np.ndarray) -> np.ndarray:
+    """The tanh approximation of com.microsoft.FastGelu: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+    x64 = x.astype(np.float64)
+    return (0.5 * x64 * (1 + np.tanh(0.7978845608028654 * (x64 + 0.044715 * x64 ** 3)))).astype(np.float32)
+
+
+def _skip_layer_norm(x, skip, gamma, beta=None, bias=None, *, epsilon=1e-12):
+    s = x.astype(np.float32) + skip.astype(np.float32)
+    if bias is not None:
+        s = s + bias
+    s64 = s.astype(np.float64)
+    mean = s64.mean(axis=-1, keepdims=True)
+    var = ((s64 - mean) ** 2).mean(axis=-1, keepdims=True)
+    y = (s64 - mean) / np.sqrt(var + epsilon) * gamma
+    if beta is not None:
+        y = y + beta
+    return y.astype(np.float32), s
+
+
+def _dequantize_linear(x, scale, zero_point=None, *, axis=1):
+    """ONNX DequantizeLinear (opsets 10-13 forms: per-tensor or per-axis): float32 (x - zp) * scale,
+    as ONNX Runtime's CPU kernel computes it (int32 difference, one float32 multiply)."""
+    scale = np.asarray(scale, dtype=np.float32)
+    zp = np.zeros_like(scale, dtype=np.int32) if zero_point is None else np.asarray(zero_point).astype(np.int32)
+    if scale.ndim == 1 and x.ndim > 0:
+        shape = [1] * x.ndim
+        shape[axis % x.ndim] = -1
+        scale, zp = scale.reshape(shape), zp.reshape(shape)
+    return ((x.astype(np.int32) - zp).astype(np.float32) * scale).astype(np.float32)
+
+
+def make_ops(rec: Recorder) -> list:
+    """OpRun subclasses for ``ReferenceEvaluator(new_ops=...)``, bound to ``rec``."""
+    from onnx.reference.op_run import OpRun
+
+    def cls(op_type, domain, body):
+        def _run(self, *inputs, **_attrs_ignored):
+            out = body(self.onnx_node, _attrs(self.onnx_node), *inputs)
+            return out if isinstance(out, tuple) else (out,)
+
+        return type(op_type, (OpRun,), {"op_domain": domain, "_run": _run})
+
+    return [
+        cls("MatMul", "", lambda n, at, a, b: _matmul_like(rec, n, a, b)),
+        cls("FusedMatMul", "com.microsoft", lambda n, at, a, b: _fused(rec, n, at, a, b)),
+        cls("Gemm", "", lambda n, at, a, b, c=None: _gemm(rec, n, a, b, c, **{
+            k: at[k] for k in ("alpha", "beta", "transA", "transB") if k in at})),
+        cls("MatMulInteger", "", lambda n, at, *x: _quantized(rec, n, "matmul_integer", x)),
+        cls("DynamicQuantizeMatMul", "com.microsoft", lambda n, at, *x: _quantized(rec, n, "dynamic_quantize_matmul", x)),
+        cls("MatMulIntegerToFloat", "com.microsoft", lambda n, at, *x: _quantized(rec, n, "matmul_integer_to_float", x)),
+        cls("QLinearMatMul", "", lambda n, at, *x: _quantized(rec, n, "qlinear_matmul", x)),
+        cls("BiasGelu", "com.microsoft", lambda n, at, x, b: _gelu_erf(x + b)),
+        cls("Gelu", "com.microsoft", lambda n, at, x: _gelu_erf(x)),
+        cls("FastGelu", "com.microsoft", lambda n, at, x, b=None: _fast_gelu(x if b is None else x + b)),
+        cls("DequantizeLinear", "", lambda n, at, *x: _dequantize_linear(*x, axis=at.get("axis", 1))),
+        cls("SkipLayerNormalization", "com.microsoft", lambda n, at, *x: _skip_ln_outputs(n, at, x)),
+    ]
+
+
+def _fused(rec, node, at, a, b):
+    if at.get("transBatchA", 0) or at.get("transBatchB", 0):
+        raise ValueError(f"FusedMatMul node {node.name!r}: transBatchA/transBatchB are not supported")
+    return _matmul_like(rec, node, a, b, trans_a=at.get("transA", 0), trans_b=at.get("transB", 0),
+                        alpha=at.get("alpha", 1.0), fused=True)
+
+
+def _skip_ln_outputs(node, at, x):
+    y, s = _skip_layer_norm(*x, epsilon=at.get("epsilon", 1e-12))
+    outs = [y] + [None] * (len(node.output) - 1)
+    if len(node.output) >= 4 and node.output[3]:
+        outs[3] = s
+    return tuple(outs)
