@@ -15,7 +15,7 @@ from ._version import __version__
 
 #: Modules that add subcommands: each defines ``register(subparsers)``; the parser's
 #: ``func`` default receives the parsed arguments and returns an exit code.
-_COMMAND_MODULES = ("mlas_emu.demo", "mlas_emu.oracle._cli")
+_COMMAND_MODULES = ("mlas_emu.demo", "mlas_emu.oracle._cli", "mlas_emu.teach._cli", "mlas_emu.analysis.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -65,7 +65,18 @@ def ort_optimized(model, level: str = ORT_LEVEL):
         so.optimized_model_filepath = str(out)
         so.log_severity_level = 3
         ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-        return onnx.load(str(out))
+        return _portable(onnx.load(str(out)), model)
+
+
+def _portable(optimized, original):
+    """Keep the saved model loadable by older ORT releases: the original IR version, and only the
+    opset imports some node uses (a newer ORT stamps e.g. ai.onnx.ml v5, which 1.17 rejects)."""
+    used = {n.domain for n in optimized.graph.node} | {""}
+    keep = [o for o in optimized.opset_import if o.domain in used or (o.domain == "ai.onnx" and "" in used)]
+    del optimized.opset_import[:]
+    optimized.opset_import.extend(keep)
+    optimized.ir_version = min(optimized.ir_version, original.ir_version) if original.ir_version else optimized.ir_version
+    return optimized
 
 
 def _reference_supports(domain: str, op_type: str, version: int) -> bool:

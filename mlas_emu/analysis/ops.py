@@ -14,7 +14,7 @@ import numpy as np
 
 #: GEMM operators replaced by emulated kernels: (domain, op_type).
 GEMM_OPS = {
-    ("", "MatMul"), ("", "Gemm"), ("com.microsoft", "FusedMatMul"),
+    ("", "MatMul"), ("", "Gemm"), ("com.microsoft", "FusedMatMul"), ("com.microsoft", "FusedGemm"),
     ("", "MatMulInteger"), ("com.microsoft", "DynamicQuantizeMatMul"),
     ("com.microsoft", "MatMulIntegerToFloat"), ("", "QLinearMatMul"),
 }
@@ -109,7 +109,7 @@ def _matmul_like(rec: Recorder, node, a, b, *, trans_a=False, trans_b=False, alp
     return y
 
 
-def _gemm(rec: Recorder, node, a, b, c=None, *, alpha=1.0, beta=1.0, transA=0, transB=0):
+def _gemm(rec: Recorder, node, a, b, c=None, *, alpha=1.0, beta=1.0, transA=0, transB=0, activation=None):
     """ONNX Gemm as ``Gemm<float>::Compute`` (gemm.cc) runs it: C broadcast into Y, then MlasGemm
     with beta (0 without C); B pre-packed when it is an initializer. Never fastmath."""
     from ..mlas.sgemm import sgemm
@@ -125,8 +125,30 @@ def _gemm(rec: Recorder, node, a, b, c=None, *, alpha=1.0, beta=1.0, transA=0, t
     else:
         y = sgemm(a, b, trans_a=ta, trans_b=tb, alpha=alpha, packed_b=node.input[1] in rec.initializers,
                   threads=rec.threads)
+    if activation is not None:
+        y = activation(y)
     rec.add(node, PATH_SGEMM, (m, n, k), [x for x in (a, b, c) if x is not None], y)
     return y
+
+
+#: FusedGemm activations (GemmActivationFusion): NumPy forms of ORT's MLAS activations.
+_ACTIVATIONS = {
+    "Relu": lambda y, at: np.maximum(y, np.float32(0)),
+    "LeakyRelu": lambda y, at: np.where(y >= 0, y, y * np.float32(at.get("activation_alpha", 0.01))),
+    "Sigmoid": lambda y, at: (1 / (1 + np.exp(-y.astype(np.float64)))).astype(np.float32),
+    "Tanh": lambda y, at: np.tanh(y),
+}
+
+
+def _fused_gemm(rec: Recorder, node, at, a, b, c=None):
+    """com.microsoft FusedGemm: Gemm (fp32 SGEMM) followed by its activation."""
+    act = at.get("activation", b"Relu")
+    act = act.decode() if isinstance(act, bytes) else act
+    if act not in _ACTIVATIONS:
+        raise ValueError(f"FusedGemm node {node.name!r}: activation {act!r} is not supported "
+                         f"(supported: {', '.join(_ACTIVATIONS)})")
+    return _gemm(rec, node, a, b, c, **{k: at[k] for k in ("alpha", "beta", "transA", "transB") if k in at},
+                 activation=lambda y: _ACTIVATIONS[act](y, at).astype(np.float32))
 
 
 def _quantized(rec: Recorder, node, fn_name, inputs):
@@ -186,32 +208,40 @@ def _dequantize_linear(x, scale, zero_point=None, *, axis=1):
     return ((x.astype(np.int32) - zp).astype(np.float32) * scale).astype(np.float32)
 
 
+#: (domain, op_type) -> body(rec, node, attrs, *inputs).
+_BODIES = {
+    ("", "MatMul"): lambda rec, n, at, a, b: _matmul_like(rec, n, a, b),
+    ("com.microsoft", "FusedMatMul"): lambda rec, n, at, a, b: _fused(rec, n, at, a, b),
+    ("", "Gemm"): lambda rec, n, at, a, b, c=None: _gemm(rec, n, a, b, c, **{
+        k: at[k] for k in ("alpha", "beta", "transA", "transB") if k in at}),
+    ("com.microsoft", "FusedGemm"): lambda rec, n, at, *x: _fused_gemm(rec, n, at, *x),
+    ("", "MatMulInteger"): lambda rec, n, at, *x: _quantized(rec, n, "matmul_integer", x),
+    ("com.microsoft", "DynamicQuantizeMatMul"): lambda rec, n, at, *x: _quantized(rec, n, "dynamic_quantize_matmul", x),
+    ("com.microsoft", "MatMulIntegerToFloat"): lambda rec, n, at, *x: _quantized(rec, n, "matmul_integer_to_float", x),
+    ("", "QLinearMatMul"): lambda rec, n, at, *x: _quantized(rec, n, "qlinear_matmul", x),
+    ("com.microsoft", "BiasGelu"): lambda rec, n, at, x, b: _gelu_erf(x + b),
+    ("com.microsoft", "Gelu"): lambda rec, n, at, x: _gelu_erf(x),
+    ("com.microsoft", "FastGelu"): lambda rec, n, at, x, b=None: _fast_gelu(x if b is None else x + b),
+    ("", "DequantizeLinear"): lambda rec, n, at, *x: _dequantize_linear(*x, axis=at.get("axis", 1)),
+    ("com.microsoft", "SkipLayerNormalization"): lambda rec, n, at, *x: _skip_ln_outputs(n, at, x),
+}
+
+
+def run_node(rec: Recorder, node, inputs) -> tuple:
+    """Run one overridden node on ``inputs`` (None for an empty optional input); its outputs as a tuple."""
+    key = (node.domain if node.domain != "ai.onnx" else "", node.op_type)
+    out = _BODIES[key](rec, node, _attrs(node), *inputs)
+    return out if isinstance(out, tuple) else (out,)
+
+
 def make_ops(rec: Recorder) -> list:
     """OpRun subclasses for ``ReferenceEvaluator(new_ops=...)``, bound to ``rec``."""
     from onnx.reference.op_run import OpRun
 
-    def cls(op_type, domain, body):
-        def _run(self, *inputs, **_attrs_ignored):
-            out = body(self.onnx_node, _attrs(self.onnx_node), *inputs)
-            return out if isinstance(out, tuple) else (out,)
+    def _run(self, *inputs, **_attributes):  # attributes are read from the node itself
+        return run_node(rec, self.onnx_node, inputs)
 
-        return type(op_type, (OpRun,), {"op_domain": domain, "_run": _run})
-
-    return [
-        cls("MatMul", "", lambda n, at, a, b: _matmul_like(rec, n, a, b)),
-        cls("FusedMatMul", "com.microsoft", lambda n, at, a, b: _fused(rec, n, at, a, b)),
-        cls("Gemm", "", lambda n, at, a, b, c=None: _gemm(rec, n, a, b, c, **{
-            k: at[k] for k in ("alpha", "beta", "transA", "transB") if k in at})),
-        cls("MatMulInteger", "", lambda n, at, *x: _quantized(rec, n, "matmul_integer", x)),
-        cls("DynamicQuantizeMatMul", "com.microsoft", lambda n, at, *x: _quantized(rec, n, "dynamic_quantize_matmul", x)),
-        cls("MatMulIntegerToFloat", "com.microsoft", lambda n, at, *x: _quantized(rec, n, "matmul_integer_to_float", x)),
-        cls("QLinearMatMul", "", lambda n, at, *x: _quantized(rec, n, "qlinear_matmul", x)),
-        cls("BiasGelu", "com.microsoft", lambda n, at, x, b: _gelu_erf(x + b)),
-        cls("Gelu", "com.microsoft", lambda n, at, x: _gelu_erf(x)),
-        cls("FastGelu", "com.microsoft", lambda n, at, x, b=None: _fast_gelu(x if b is None else x + b)),
-        cls("DequantizeLinear", "", lambda n, at, *x: _dequantize_linear(*x, axis=at.get("axis", 1))),
-        cls("SkipLayerNormalization", "com.microsoft", lambda n, at, *x: _skip_ln_outputs(n, at, x)),
-    ]
+    return [type(op_type, (OpRun,), {"op_domain": domain, "_run": _run}) for domain, op_type in _BODIES]
 
 
 def _fused(rec, node, at, a, b):

@@ -35,6 +35,7 @@ _F64_OVERFLOW_F32 = np.int64(1151 << 52)  # 2^128
 _LOW29 = np.int64((1 << 29) - 1)  # float64 fraction bits below fp32's 23
 _ULP24 = np.int64(1 << 29)  # one fp32 ulp, in float64 fraction units
 _MAG = np.int64(0x7FFFFFFFFFFFFFFF)
+_F64_NAN = np.int64(0x7FF8000000000000)
 _TINY = 2.0**-126
 
 
@@ -49,11 +50,12 @@ def _two_sum(x, y):
 
 @njit(inline="always")
 def _round_to_odd(s, e):
-    """BFRound of the exact value ``s + e`` (``s = fl64(s + e)``, TwoSum output).
+    """BFRound of the exact value ``s + e`` (``s = fl64(s + e)``, TwoSum output), as a float64.
 
-    Returns ``(value, overflow)``: the fp32 result as a float64 and whether the unrounded
-    exponent reached 128 (BFRound then returns infinity; the caller recomputes that chain).
-    Round to odd = truncate toward zero, then set the last kept bit if anything was dropped.
+    Round to odd = truncate toward zero, then set the last kept bit if anything was dropped;
+    below 2^-126 the result is a signed zero. When the unrounded exponent reaches 128 (BFRound
+    returns infinity) the result is NaN instead: NaN survives the rest of the chain, and the
+    caller recomputes such elements bit by bit.
     """
     bits = np.float64(s).view(np.int64)
     mag = bits & _MAG
@@ -67,27 +69,25 @@ def _round_to_odd(s, e):
     r = (trunc - _ULP24) if step_down else trunc
     r = (r | _ULP24) if inexact else r
     r = r if r >= _F64_MIN_NORMAL_F32 else np.int64(0)
-    overflow = r >= _F64_OVERFLOW_F32
-    return np.int64(r | sign).view(np.float64), overflow
+    r = r if r < _F64_OVERFLOW_F32 else _F64_NAN
+    return np.int64(r | sign).view(np.float64)
 
 
 @njit(inline="always")
 def _bf_mul(a, b):
-    """BFMulH of two finite flushed bf16 values: exact, flushed below 2^-126."""
+    """BFMulH of two finite flushed bf16 values: exact, flushed below 2^-126 (NaN on overflow)."""
     p = a * b
-    return p if abs(p) >= _TINY else p * 0.0
+    ap = abs(p)
+    p = p if ap >= _TINY else p * 0.0
+    return p if ap < 2.0**128 else np.nan
 
 
 @njit(inline="always")
 def _dot_add_step(acc, a0, a1, b0, b1):
-    """One finite BFDotAdd on float64 images of fp32/bf16 values; returns (acc, overflow)."""
-    p0 = _bf_mul(a0, b0)
-    p1 = _bf_mul(a1, b1)
-    s, e = _two_sum(p0, p1)
-    prod, ovf1 = _round_to_odd(s, e)
-    s, e = _two_sum(acc, prod)
-    out, ovf2 = _round_to_odd(s, e)
-    return out, ovf1 or ovf2 or (abs(p0) >= 2.0**128) or (abs(p1) >= 2.0**128)
+    """One finite BFDotAdd on float64 images of fp32/bf16 values (NaN once anything overflowed)."""
+    s, e = _two_sum(_bf_mul(a0, b0), _bf_mul(a1, b1))
+    s, e = _two_sum(acc, _round_to_odd(s, e))
+    return _round_to_odd(s, e)
 
 
 @njit
@@ -99,7 +99,7 @@ def _scalar_chain(acc_bits, a_row, b_bits, j):
     return acc
 
 
-_ROW_BLOCK = 4
+_ROW_BLOCK = 8
 _COL_TILE = 64
 
 
@@ -134,30 +134,33 @@ def bfdot_chains(a_bits, b_bits, init_bits):
         j0 = (task % n_ct) * _COL_TILE
         i1 = min(i0 + _ROW_BLOCK, rows)
         j1 = min(j0 + _COL_TILE, n)
-        w = j1 - j0
         acc = np.empty((_ROW_BLOCK, _COL_TILE), dtype=np.float64)
-        ovf = np.zeros((_ROW_BLOCK, _COL_TILE), dtype=np.bool_)
         for r in range(i1 - i0):
-            for c in range(w):
+            for c in range(j1 - j0):
                 acc[r, c] = init[j0 + c]
-        for t in range(ka // 2):
-            k = 2 * t
-            for r in range(i1 - i0):
-                a0 = af[i0 + r, k]
-                a1 = af[i0 + r, k + 1]
-                for c in range(w):
-                    v, o = _dot_add_step(acc[r, c], a0, a1, bt[k, j0 + c], bt[k + 1, j0 + c])
-                    acc[r, c] = v
-                    ovf[r, c] |= o
+        _tile_chains(af, bt, acc, i0, i1, j0, j1)
         for r in range(i1 - i0):
             i = i0 + r
-            for c in range(w):
+            for c in range(j1 - j0):
                 j = j0 + c
-                if ovf[r, c] or a_special[i] or b_special[j]:
+                if np.isnan(acc[r, c]) or a_special[i] or b_special[j]:
                     out[i, j] = _scalar_chain(init_bits[j], a_bits[i], b_bits, j)
                 else:
                     out[i, j] = np.uint32(np.float32(acc[r, c]).view(np.uint32))
     return out
+
+
+@njit
+def _tile_chains(af, bt, acc, i0, i1, j0, j1):
+    """The fast chains of rows i0..i1 x columns j0..j1, all k pairs, in place on ``acc``."""
+    w = j1 - j0
+    for t in range(af.shape[1] // 2):
+        k = 2 * t
+        for r in range(i1 - i0):
+            a0 = af[i0 + r, k]
+            a1 = af[i0 + r, k + 1]
+            for c in range(w):
+                acc[r, c] = _dot_add_step(acc[r, c], a0, a1, bt[k, j0 + c], bt[k + 1, j0 + c])
 
 
 @njit

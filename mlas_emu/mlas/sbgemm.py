@@ -255,7 +255,6 @@ def sbgemm_kernel(count_m, count_n, count_k, a, a_off, lda, buf, known, b_off, c
     path), then stores (ZeroMode) or adds (Add mode) into C.
     """
     rows = a_off + np.arange(count_m) * lda
-    d_a0 = a_off - (a_off % lda if lda else 0)
     a_op = kn.read_a_operand(a, rows, count_k)
     bits = a_op.bits
     over = a_op.over_read
@@ -263,8 +262,8 @@ def sbgemm_kernel(count_m, count_n, count_k, a, a_off, lda, buf, known, b_off, c
         lanes = np.where(over & ~a_op.past_end, bits, np.uint16(0))
         special_rows = np.nonzero(((lanes & 0x7F80) == 0x7F80).any(axis=1))[0]
         if special_rows.size:
-            run.log.note("AOverRead", f"Inf/NaN just past rows {_rows_text((rows[special_rows] - d_a0) // lda)} "
-                                      f"(K block of {count_k}) makes those rows NaN")
+            run.log.note("AOverRead", f"Inf/NaN just past rows {_rows_text(rows[special_rows] // max(lda, 1))} "
+                                      f"of A (K block of {count_k}) makes those rows NaN")
         if run.faithful and (a_op.past_end & over).any():
             run.log.note("AOverRead", "the last row reads past the end of A; that memory is taken as finite (0.0)")
         if not run.faithful:

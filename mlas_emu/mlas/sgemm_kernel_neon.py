@@ -275,30 +275,33 @@ def _acc_regs(row):
 
 
 def _compute_block(cpu, a, a_off, lda, b, b_off, count_k, rows, columns, coords):
-    """``ComputeBlockLoop``: clear the accumulators, then FMLA over k (4 at a time, then 1)."""
+    """``ComputeBlockLoop``: clear the accumulators, then FMLA over k (4 at a time, then 1).
+    ``coords``: (first row, first column, first k, valid columns) for trace labels."""
     vecs = columns // 4  # 4 (16 columns) or 2 (8 columns)
     for r in range(rows):
         for q in range(vecs):
             cpu.movi_zero(_acc_regs(r)[q])
-    row0, col0, k0 = coords
+    row0, col0, k0, valid = coords
     k = 0
     while count_k - k >= 4:  # BlockBy4Loop: ldr q8..q11 (4 k of each row), 4 broadcasts
         for r in range(rows):
             cpu.load(8 + r, a, a_off + r * lda + k, 4, f"A row {row0 + r}")
         for e in range(4):
-            _multiply_accumulate(cpu, b, b_off + (k + e) * PANEL_WIDTH, rows, vecs, e, (row0, col0, k0 + k + e))
+            _multiply_accumulate(cpu, b, b_off + (k + e) * PANEL_WIDTH, rows, vecs, e,
+                                 (row0, col0, k0 + k + e, valid))
         k += 4
     while k < count_k:  # BlockBy1Loop: ldr s8..s11
         for r in range(rows):
             cpu.load(8 + r, a, a_off + r * lda + k, 1, f"A row {row0 + r}")
-        _multiply_accumulate(cpu, b, b_off + k * PANEL_WIDTH, rows, vecs, 0, (row0, col0, k0 + k))
+        _multiply_accumulate(cpu, b, b_off + k * PANEL_WIDTH, rows, vecs, 0, (row0, col0, k0 + k, valid))
         k += 1
 
 
 def _multiply_accumulate(cpu, b, offset, rows, vecs, element, where):
     """``MultiplyAccumulateBlock``: load one packed row of B (ldp q4,q5 [q6,q7]), then one
-    FMLA per accumulator with A's element ``element`` broadcast."""
-    row0, col0, k = where
+    FMLA per accumulator with A's element ``element`` broadcast. Lanes past the ``valid``
+    columns hold the panel's zero padding (labelled ``None`` in traces)."""
+    row0, col0, k, valid = where
     for q in range(vecs):
         cpu.load(4 + q, b, offset + 4 * q, 4, f"B k={k}", record=False)
     for q in range(0, vecs, 2):  # ldp q4,q5 (and q6,q7): 8 columns of one packed row each
@@ -307,10 +310,10 @@ def _multiply_accumulate(cpu, b, offset, rows, vecs, element, where):
         for q in range(vecs):
             info = None
             if cpu.trace is not None:
-                cols = range(col0 + 4 * q, col0 + 4 * q + 4)
+                cols = [c if c < col0 + valid else None for c in range(col0 + 4 * q, col0 + 4 * q + 4)]
                 info = {
-                    f"v{_acc_regs(r)[q]}.4s": tuple(("C", row0 + r, c) for c in cols),
-                    f"v{4 + q}.4s": tuple(("B", k, c) for c in cols),
+                    f"v{_acc_regs(r)[q]}.4s": tuple(None if c is None else ("C", row0 + r, c) for c in cols),
+                    f"v{4 + q}.4s": tuple(None if c is None else ("B", k, c) for c in cols),
                     f"v{8 + r}.s[{element}]": (("A", row0 + r, k),),
                 }
             cpu.fmla(_acc_regs(r)[q], 4 + q, 8 + r, element, info)
@@ -362,7 +365,7 @@ def sgemm_kernel(a, a_off, lda, b, b_off, c, c_off, ldc, count_k, count_m, count
     while True:
         columns = 16 if remaining > 8 else 8
         _compute_block(cpu, a, a_off, lda, b, b_off + col * count_k, count_k, rows, columns,
-                       (row0, col0 + col, k0))
+                       (row0, col0 + col, k0, min(columns, remaining)))
         if zero_mode:
             for r in range(rows):
                 for q in range(columns // 4):
@@ -380,6 +383,10 @@ def sgemm_kernel(a, a_off, lda, b, b_off, c, c_off, ldc, count_k, count_m, count
                 _output_block(cpu, c, c_off + at, ldc, rows, piece, zero_mode)
                 at += piece
         return rows
+
+
+#: First accumulator of each column piece of ``MlasGemvFloatKernel``.
+_GEMV_ACC = {64: 16, 32: 16, 16: 24, 8: 28, 4: 30, 2: 31, 1: 1}
 
 
 def gemv_kernel(a, a_off, b, b_off, ldb, c, c_off, count_k, count_n, zero_mode, trace=None):
@@ -408,10 +415,11 @@ def gemv_kernel(a, a_off, b, b_off, ldb, c, c_off, count_k, count_n, zero_mode, 
                     for lane in range(lanes):
                         acc[at + q + lane] = fp_mul_add(int(acc[at + q + lane]), int(b[row + at + q + lane]), x)
                     if trace is not None:
+                        vd = f"v{_GEMV_ACC[p] + q // 4}.4s"
                         cols = range(col + at + q, col + at + q + lanes)
-                        info = {"acc": tuple(("C", 0, j) for j in cols),
+                        info = {vd: tuple(("C", 0, j) for j in cols),
                                 "v4.4s": tuple(("B", k, j) for j in cols), "v0.4s": (("A", 0, k),)}
-                        cpu.emit("fmla", ("acc.4s", "v4.4s", "v0.4s"), lanes=info,
+                        cpu.emit("fmla", (vd, "v4.4s", "v0.4s"), lanes=info,
                                  note=f"columns {cols.start}-{cols.stop - 1}")
                 at += p
         c[c_off + col : c_off + col + width] = acc

@@ -1,12 +1,15 @@
 """``count_instructions``: how many BFMMLA, UMMLA, ... the real ONNX Runtime executes.
 
-Two runs of the same request under qemu-aarch64 (guest addresses are the same from run to run):
-1. ``-d in_asm``: every translated block with its instruction words; the blocks holding a
-   counted instruction give the address ranges to watch.
-2. ``-d in_asm,exec,nochain -dfilter RANGES``: one ``Trace`` line per execution of a block in
-   those ranges (``nochain`` stops QEMU from jumping block to block without logging).
-Count = sum over executed blocks of the counted words they hold. Without ``-dfilter`` the log of
-one session is tens of GB, so the ranges matter.
+``-d in_asm,exec,nochain -dfilter RANGES`` logs each translated block in RANGES with its
+instruction words, and one ``Trace`` line per execution of such a block (``nochain`` stops QEMU
+from jumping block to block without logging). Count = sum over executed blocks of the counted
+words they hold. Without ``-dfilter`` the log of one session is tens of GB, so RANGES matter:
+- fast path: the words that encode a counted instruction are found in the executable segments of
+  ONNX Runtime's native libraries, and their load addresses are read from a live worker's
+  /proc/self/maps (guest addresses are the same from run to run; the logged run reports its own
+  map, and a different layout falls back to the next path);
+- DESIGN section 5's recipe: a first run with ``-d in_asm`` finds the translated blocks that hold
+  a counted word, a second run logs those.
 
 Instructions are recognized from their encodings (Arm ARM DDI0487, A64 Advanced SIMD encodings),
 not from QEMU's disassembler, which prints the MMLA words as ``.byte``.
@@ -14,10 +17,15 @@ not from QEMU's disassembler, which prints the MMLA words as ``.byte``.
 
 from __future__ import annotations
 
+import functools
+import io
 import re
+import struct
 import subprocess
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 from ..errors import OracleError
 from . import _api, _client, _paths, _qemu, _status
@@ -39,7 +47,8 @@ ENCODINGS: dict[str, list[tuple[int, int]]] = {
 
 DEFAULT_MNEMONICS = ("bfmmla", "ummla", "smmla", "usmmla", "udot", "sdot", "fmla", "bfcvtn")
 
-_BLOCK_LINE = re.compile(r"^0x([0-9a-f]+):\s+([0-9a-f]{8})\s")
+#: A block header (``IN: symbol``, empty groups) or an instruction line (pc, word).
+_LOG_ROW = re.compile(r"^(?:IN:|0x([0-9a-f]+):\s+([0-9a-f]{8})\s)", re.MULTILINE)
 _TRACE_LINE = re.compile(r"^Trace \d+: 0x[0-9a-f]+ \[[0-9a-f]+/([0-9a-f]+)/")
 
 
@@ -49,31 +58,126 @@ def count_instructions(model, feeds, *, mnemonics=DEFAULT_MNEMONICS, ort_version
     """Executed counts of ``mnemonics`` (lower case, see :data:`ENCODINGS`) while one worker
     process loads ``model`` into an ONNX Runtime session and runs it once on ``feeds``.
 
-    The count covers the whole process (session creation included: B pre-packing runs
-    BFCVTN there); nothing else runs MMLA or DOT instructions. Keep shapes small: the second
-    run logs one line per executed block of the kernels.
+    Counts cover the whole session, creation included (B pre-packing runs BFCVTN there), in
+    ONNX Runtime's own native libraries. Keep shapes small: every executed block of the
+    kernels is logged.
     """
-    unknown = [m for m in mnemonics if m not in ENCODINGS]
-    if unknown or isinstance(mnemonics, str):
-        raise ValueError(f"unknown mnemonics {unknown or mnemonics!r}; known: {', '.join(ENCODINGS)}")
+    if isinstance(mnemonics, str) or any(m not in ENCODINGS for m in mnemonics):
+        unknown = [m for m in ([mnemonics] if isinstance(mnemonics, str) else mnemonics) if m not in ENCODINGS]
+        raise ValueError(f"unknown mnemonics {unknown or mnemonics!r} (pass a sequence); known: "
+                         f"{', '.join(ENCODINGS)}")
     version = _paths.check_oracle_version(ort_version)
     cpu = _paths.DEFAULT_CPU if cpu is None else _status.check_cpu(cpu)
-    request = _request_bytes(model, feeds, session_config, threads, graph_optimization_level)
+    run = _run_request(model, feeds, session_config, threads, graph_optimization_level)
     _api._ensure_ready(version, cpu)
     with tempfile.TemporaryDirectory(prefix="mlas-emu-count-") as tmp:
-        first = Path(tmp) / "in_asm.log"
-        _run_logged(request, version, cpu, first, "in_asm", None)
-        blocks = _blocks(first, mnemonics)
-        counts = dict.fromkeys(mnemonics, 0)
-        if not blocks:
-            return counts
-        second = Path(tmp) / "exec.log"
-        _run_logged(request, version, cpu, second, "in_asm,exec,nochain", _dfilter(blocks))
-        executed = _blocks(second, mnemonics)
-        for pc in _executed_pcs(second):
-            for name, n in executed.get(pc, {}).items():
-                counts[name] += n
+        counts = _count_one_run(run, version, cpu, tuple(mnemonics), Path(tmp))
+        if counts is None:
+            counts = _count_two_runs(run, version, cpu, tuple(mnemonics), Path(tmp))
     return counts
+
+
+def _count_one_run(run: bytes, version, cpu, mnemonics, tmp: Path) -> dict[str, int] | None:
+    """Fast path: the candidate words come from the ORT libraries' files and their load
+    addresses from a live worker; one logged run, which also reports its own memory map so a
+    different layout is detected (then ``None``: use :func:`_count_two_runs`)."""
+    bases = _library_bases(version, cpu)
+    if not bases:
+        return None
+    ranges = []
+    for path, base in bases.items():
+        ranges += [(base + a - 2048, base + a) for a in _static_words(path, mnemonics)]
+    counts = dict.fromkeys(mnemonics, 0)
+    if not ranges:
+        return counts
+    log = tmp / "exec.log"
+    request = _message({"op": "maps"}) + run + _message({"op": "exit"})
+    replies = _run_logged(request, version, cpu, log, "in_asm,exec,nochain", _merge(ranges))
+    if _bases_from_maps(replies[0].get("maps", ""), bases) != bases:
+        return None
+    return _tally(log, mnemonics, counts)
+
+
+def _count_two_runs(run: bytes, version, cpu, mnemonics, tmp: Path) -> dict[str, int]:
+    """DESIGN section 5's recipe: ``-d in_asm`` finds the blocks, a second run counts them."""
+    request = run + _message({"op": "exit"})
+    first = tmp / "in_asm.log"
+    _run_logged(request, version, cpu, first, "in_asm", None)
+    blocks = _blocks(first, mnemonics)
+    counts = dict.fromkeys(mnemonics, 0)
+    if not blocks:
+        return counts
+    second = tmp / "exec2.log"
+    _run_logged(request, version, cpu, second, "in_asm,exec,nochain", _dfilter(blocks))
+    return _tally(second, mnemonics, counts)
+
+
+def _tally(log: Path, mnemonics, counts: dict[str, int]) -> dict[str, int]:
+    executed = _blocks(log, mnemonics)
+    for pc in _executed_pcs(log):
+        for name, n in executed.get(pc, {}).items():
+            counts[name] += n
+    return counts
+
+
+_BASES: dict[tuple[str, str], dict[Path, int]] = {}
+
+
+def _library_bases(version: str, cpu: str) -> dict[Path, int]:
+    """Load address of each native library of onnxruntime in a worker (stable from run to run)."""
+    key = (version, cpu)
+    if key not in _BASES:
+        libraries = sorted((_paths.ort_dir(version) / "onnxruntime" / "capi").glob("*.so"))
+        reply, _ = _client.worker(version, cpu).request({"op": "maps"})
+        _BASES[key] = _bases_from_maps(reply.get("maps", ""), {p: 0 for p in libraries}) if reply.get("ok") else {}
+    return _BASES[key]
+
+
+def _bases_from_maps(maps: str, libraries) -> dict[Path, int]:
+    """The address of each library's mapping at file offset 0 (its load base)."""
+    names = {p.name: p for p in libraries}
+    bases = {}
+    for line in maps.splitlines():
+        fields = line.split()
+        if len(fields) >= 6 and int(fields[2], 16) == 0:
+            path = names.get(fields[5].rsplit("/", 1)[-1])
+            if path is not None and path not in bases:
+                bases[path] = int(fields[0].split("-")[0], 16)
+    return bases
+
+
+@functools.lru_cache(maxsize=None)
+def _static_words(path: Path, mnemonics) -> tuple[int, ...]:
+    """Virtual addresses (relative to the load base) of the words in the executable segments
+    of an ELF64 little-endian file that encode one of ``mnemonics``."""
+    data = path.read_bytes()
+    phoff, = struct.unpack_from("<Q", data, 32)
+    phentsize, phnum = struct.unpack_from("<HH", data, 54)
+    found = []
+    for i in range(phnum):
+        p_type, p_flags, p_offset, p_vaddr, _, p_filesz = struct.unpack_from("<IIQQQQ", data, phoff + i * phentsize)
+        if p_type != 1 or not p_flags & 1:  # PT_LOAD with PF_X
+            continue
+        start = p_offset + (-p_offset % 4)
+        words = np.frombuffer(data, "<u4", (p_offset + p_filesz - start) // 4, start)
+        hit = np.zeros(words.size, bool)
+        for name in mnemonics:
+            for mask, value in ENCODINGS[name]:
+                hit |= (words & np.uint32(mask)) == np.uint32(value)
+        found += (p_vaddr + (start - p_offset) + 4 * np.flatnonzero(hit)).tolist()
+    return tuple(found)
+
+
+def _merge(ranges) -> str:
+    """``-dfilter`` value: the ranges, overlapping ones merged (a block holds at most 512
+    instructions, so one that contains a word starts at most 2 KB before it)."""
+    merged: list[list[int]] = []
+    for lo, hi in sorted(ranges):
+        if merged and lo <= merged[-1][1] + 4:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    return ",".join(f"0x{lo:x}..0x{hi:x}" for lo, hi in merged)
 
 
 def classify(word: int) -> str | None:
@@ -84,51 +188,63 @@ def classify(word: int) -> str | None:
     return None
 
 
-def _request_bytes(model, feeds, session_config, threads, level) -> bytes:
-    import io
-
+def _run_request(model, feeds, session_config, threads, level) -> bytes:
     arrays = _api._feeds(feeds)
     header = {"op": "run", "threads": _api._threads(threads), "config": _api._session_config(session_config),
               "opt_level": _api._opt_level(level),
               "feeds": [[k, v.dtype.str, list(v.shape)] for k, v in arrays.items()]}
+    return _message(header, [_api._model_bytes(model), *(v.tobytes() for v in arrays.values())])
+
+
+def _message(header: dict, blobs=()) -> bytes:
     stream = io.BytesIO()
-    _client._write(stream, header, [_api._model_bytes(model), *(v.tobytes() for v in arrays.values())])
-    _client._write(stream, {"op": "exit"}, ())
+    _client._write(stream, header, blobs)
     return stream.getvalue()
 
 
-def _run_logged(request: bytes, version: str, cpu: str, log: Path, debug: str, dfilter) -> None:
+def _run_logged(request: bytes, version: str, cpu: str, log: Path, debug: str, dfilter) -> list[dict]:
+    """Run the worker once under the logging flags; its replies, the last one checked."""
     cmd = _qemu.python_command(_client.WORKER_SCRIPT, cpu=cpu, log=log, debug=debug, dfilter=dfilter)
     proc = subprocess.run(cmd, input=request, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           env=_qemu.python_env(version))
-    reply, _ = _client._read(__import__("io").BytesIO(proc.stdout))
-    if proc.returncode != 0 or reply is None:
+    stream, replies = io.BytesIO(proc.stdout), []
+    while True:
+        reply, _ = _client._read(stream)
+        if reply is None:
+            break
+        replies.append(reply)
+    if proc.returncode != 0 or not replies:
         raise OracleError(f"qemu-aarch64 run for counting failed ({_qemu.describe_exit(proc.returncode)}): "
                           f"{proc.stderr.decode(errors='replace')[-2000:]}")
-    if not reply.get("ok"):
-        raise OracleError(f"ONNX Runtime {version} on Arm (-cpu {cpu}) failed: {reply.get('error')}")
+    if not replies[-1].get("ok"):
+        raise OracleError(f"ONNX Runtime {version} on Arm (-cpu {cpu}) failed: {replies[-1].get('error')}")
+    return replies
 
 
 def _blocks(log: Path, mnemonics) -> dict[int, dict[str, int]]:
-    """Translated blocks (start pc -> counts of ``mnemonics`` they hold), blocks without any omitted."""
-    wanted = set(mnemonics)
+    """Translated blocks (start pc -> counts of ``mnemonics`` they hold), blocks without any
+    omitted. Vectorized: the first log holds every block QEMU translated (tens of MB)."""
+    text = log.read_text(errors="replace")
+    rows = _LOG_ROW.findall(text)
+    if not rows:
+        return {}
+    is_header = np.fromiter((not pc for pc, _ in rows), bool, len(rows))
+    block_id = np.cumsum(is_header)
+    keep = ~is_header
+    pcs = np.fromiter((int(pc, 16) for pc, _ in rows if pc), np.uint64)
+    words = np.fromiter((int(w, 16) for pc, w in rows if pc), np.uint32)
+    block_id = block_id[keep]
+    first = np.ones(block_id.size, bool)
+    first[1:] = block_id[1:] != block_id[:-1]
+    start_of = pcs[first][np.cumsum(first) - 1]  # each instruction's block start
     blocks: dict[int, dict[str, int]] = {}
-    start, counts = None, {}
-    with open(log, errors="replace") as fh:
-        for line in fh:
-            match = _BLOCK_LINE.match(line)
-            if match is None:
-                if start is not None and counts:
-                    blocks[start] = counts
-                start, counts = None, {}
-                continue
-            if start is None:
-                start = int(match.group(1), 16)
-            name = classify(int(match.group(2), 16))
-            if name in wanted:
-                counts[name] = counts.get(name, 0) + 1
-    if start is not None and counts:
-        blocks[start] = counts
+    for name in mnemonics:
+        hit = np.zeros(words.size, bool)
+        for mask, value in ENCODINGS[name]:
+            hit |= (words & np.uint32(mask)) == np.uint32(value)
+        starts, counts = np.unique(start_of[hit], return_counts=True)
+        for pc, n in zip(starts.tolist(), counts.tolist()):
+            blocks.setdefault(pc, {})[name] = n
     return blocks
 
 

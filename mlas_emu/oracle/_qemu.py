@@ -41,6 +41,7 @@ def python_env(ort_version: str, threads_hint: int = 1) -> dict[str, str]:
         PYTHONHOME=str(_paths.sysroot_dir() / "usr"),
         PYTHONPATH=str(_paths.ort_dir(ort_version)),
         PYTHONNOUSERSITE="1",
+        PYTHONSAFEPATH="1",  # the worker's own folder (this package) stays off sys.path
         OMP_NUM_THREADS=str(max(1, threads_hint)),
     )
     return keep

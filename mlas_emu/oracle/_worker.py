@@ -6,7 +6,7 @@ under QEMU serves hundreds of sessions. Standard library + numpy + onnxruntime o
 Wire format, both directions: an 8-byte little-endian header length, a JSON header, then the
 binary blobs the header lists (``"blobs": [nbytes, ...]``), back to back.
 
-Requests (``"op"``): ``"info"``; ``"run"`` with blobs ``[model, feed_0, feed_1, ...]`` and keys
+Requests (``"op"``): ``"info"``; ``"maps"`` (the guest's /proc/self/maps); ``"run"`` with blobs ``[model, feed_0, feed_1, ...]`` and keys
 ``feeds`` ([[name, dtype, shape], ...]), ``threads``, ``config`` (session config entries),
 ``opt_level`` (int or null). Replies: ``{"ok": true, ...}`` or ``{"ok": false, "error": msg}``.
 """
@@ -106,6 +106,9 @@ def main():
                 reply = {"ok": True, "ort": ort.__version__, "numpy": np.__version__,
                          "python": sys.version.split()[0]}
                 write_message(stdout, reply)
+            elif header["op"] == "maps":  # guest memory map (QEMU emulates /proc/self/maps)
+                with open("/proc/self/maps") as fh:
+                    write_message(stdout, {"ok": True, "maps": fh.read()})
             elif header["op"] == "run":
                 reply, out = _run(ort, np, header, blobs)
                 write_message(stdout, reply, out)

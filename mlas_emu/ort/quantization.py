@@ -80,10 +80,9 @@ def _scalar_param(value, name, *, dtype=None, kind="zero point"):
 
 
 def _check_param_dtype(value, arr, name, dtype):
-    if dtype is None or not isinstance(value, np.ndarray) and not isinstance(value, np.generic):
-        return
-    if arr.dtype != dtype:
-        raise TypeError(f"{name} must have dtype {np.dtype(dtype)} (the type of its matrix), got {arr.dtype}")
+    """Zero points are integers (any integer dtype; the range is checked against the matrix type)."""
+    if dtype is not None and (arr.dtype.kind not in "iu"):
+        raise TypeError(f"{name} must be an integer or integer array (values of {np.dtype(dtype)}), got {arr.dtype}")
 
 
 def _b_param(value, name, b_shape, *, dtype=None, kind="zero point"):
@@ -117,14 +116,13 @@ def _zero_point(value, name, dtype, b_shape=None):
 
 
 def _scale(value, name, b_shape=None):
-    """A positive, finite float32 scale (per tensor, or per column of B)."""
-    if isinstance(value, np.ndarray) and value.dtype != np.float32:
-        raise TypeError(f"{name} must be float32 (ONNX tensor(float)), got {value.dtype}")
+    """A positive, finite scale, as float32 (ONNX tensor(float)); per tensor, or per column of B."""
     arr = _b_param(value, name, b_shape, kind="scale") if b_shape is not None else \
         _scalar_param(value, name, kind="scale")
-    if arr.dtype.kind not in "fiu" or arr.dtype == np.bool_:
+    if arr.dtype.kind not in "fiu":
         raise TypeError(f"{name} must be a float, got {arr.dtype}")
-    f = arr.astype(np.float32)
+    with np.errstate(over="ignore"):
+        f = arr.astype(np.float32)
     if not np.all(np.isfinite(f)) or np.any(f <= 0):
         raise ValueError(f"{name} must be finite and > 0, got {value!r}")
     return f
@@ -141,9 +139,10 @@ def _int_matmul(a, b, zero_point_a, zero_point_b):
 def _bias(bias, n):
     if bias is None:
         return None
-    if not isinstance(bias, np.ndarray) or bias.dtype != np.float32:
-        raise TypeError(f"bias must be a float32 numpy array of shape ({n},), got "
+    if not isinstance(bias, np.ndarray) or bias.dtype.kind != "f":
+        raise TypeError(f"bias must be a float numpy array of shape ({n},) (taken as float32), got "
                         f"{getattr(bias, 'dtype', type(bias).__name__)}")
+    bias = bias.astype(np.float32)
     if bias.shape != (n,):
         raise ValueError(f"bias must have shape ({n},) (one value per column of B), got {bias.shape}")
     return bias

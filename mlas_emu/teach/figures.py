@@ -86,9 +86,10 @@ def micro_tile(kernel: str = "sbgemm"):
     return fig
 
 
-def packed_b_layout(N: int = 8, K: int = 8):
+def packed_b_layout(N: int = 12, K: int = 8):
     """SBGEMM's packed B as the kernel reads it: the B loads of one column block, in order, are
-    consecutive 16-byte vectors (x1 only moves forward), each holding 2 columns x 4 k."""
+    consecutive 16-byte vectors (x1 only moves forward), each holding 2 columns x 4 k; an 8-column
+    panel comes first, then the 4-column tail panel."""
     t = _trace("sbgemm", 2, N, K)
     vectors = [r for r in t if r.mnemonic == "ldr" and r.operands[0] in ("q4", "q5", "q6", "q7")]
     fig = _figure(min(14, 2.5 + 0.6 * len(vectors)), 4.2)

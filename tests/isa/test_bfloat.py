@@ -26,7 +26,7 @@ def registers(draw, max_segments=2):
 
 
 @pytest.mark.parametrize("name", sorted(FUNCS))
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=35, deadline=None)
 @given(st.lists(registers(), min_size=1, max_size=4))
 def test_matches_exact_reference(name, regs):
     for vd, vn, vm in regs:

@@ -119,3 +119,16 @@ def test_u8s8_flips_b_like_mlas():
     packed, sums = qgemm_kernel_udot.copy_pack_b(B, True)
     assert packed[[0, 4, 8]].tolist() == [0, 128, 255]
     assert sums.tolist() == [0, 128, 255]
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize(("kind", "M", "N", "K"), [("u8u8", 7, 9, 3), ("u8s8", 13, 21, 37), ("s8s8", 9, 130, 260)])
+def test_matches_real_dot_kernel(oracle, kind, M, N, K):
+    # -cpu neoverse-n1 (DotProd, no I8MM): ONNX Runtime runs the UDOT/SDOT kernels.
+    adt, bdt = KINDS[kind]
+    rng = np.random.default_rng(M * N * K)
+    A = rng.integers(np.iinfo(adt).min, np.iinfo(adt).max + 1, (M, K)).astype(adt)
+    B = rng.integers(np.iinfo(bdt).min, np.iinfo(bdt).max + 1, (K, N)).astype(bdt)
+    zpa, zpb = adt(3), bdt(-5 if bdt == np.int8 else 5)
+    expected = oracle.matmul_integer(A, B, zpa, zpb, ort_version="1.17.1", cpu="neoverse-n1")
+    np.testing.assert_array_equal(_gemm(kind)(A, B, int(zpa), int(zpb), packed_b=True), expected)

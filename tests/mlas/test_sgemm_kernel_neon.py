@@ -121,6 +121,11 @@ def test_trace_lanes_name_matrix_elements():
     assert first.operands == ("v16.4s", "v4.4s", "v8.s[0]")
     assert first.lanes["v8.s[0]"] == (("A", 0, 0),)
     assert first.lanes["v16.4s"][3] == ("C", 0, 3)
+    # N = 5: the 8-column block's lanes past column 4 hold the panel's zero padding
+    trace = []
+    sgemm(np.ones((1, 2), np.float32), np.ones((2, 5), np.float32), trace=trace)
+    second = [r for r in trace if r.mnemonic == "fmla"][1]
+    assert second.lanes["v5.4s"] == (("B", 0, 4), None, None, None)
 
 
 def test_gemv_trace_is_one_chain_per_column():
@@ -128,3 +133,15 @@ def test_gemv_trace_is_one_chain_per_column():
     sgemm(np.ones((1, 5), np.float32), np.ones((5, 70), np.float32), packed_b=False, trace=trace)
     assert sum(r.mnemonic == "ld1r" for r in trace) == 5 * 2  # K broadcasts per column group
     assert not any(r.mnemonic == "fmul" for r in trace)  # no alpha step
+
+
+def test_gemv_trace_registers_and_lanes():
+    trace = []
+    sgemm(np.ones((1, 2), np.float32), np.ones((2, 71), np.float32), packed_b=False, trace=trace)
+    fmla = [r for r in trace if r.mnemonic == "fmla"]
+    # 64 columns: v16-v31; then 7 = 4 (v30) + 2 (v31) + 1 (v1), per k
+    assert [r.operands[0] for r in fmla[:16]] == [f"v{x}.4s" for x in range(16, 32)]
+    assert [r.operands[0] for r in fmla[32:35]] == ["v30.4s", "v31.4s", "v1.4s"]
+    last = fmla[-1]
+    assert last.lanes[last.operands[0]] == (("C", 0, 70),)
+    assert last.lanes["v0.4s"] == (("A", 0, 1),)

@@ -95,7 +95,7 @@ def matmul_cases(draw, max_cases=8):
 
 @pytest.mark.oracle
 @pytest.mark.parametrize("ort_version", ORACLE_VERSIONS)
-@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(cases=matmul_cases(), threads=st.integers(1, 3))
 def test_fastmath_matmul_matches_oracle(oracle, ort_version, cases, threads):
     _compare(oracle, cases, ort_version=ort_version, threads=threads)
@@ -126,6 +126,8 @@ def _defect_cases():
         dict(A=nan_next, B=_rand((6, 40), 11)),  # defect 3
         dict(A=nan_batch, B=_rand((7, 40), 12), b_is_initializer=False),  # defect 3 across batches
         dict(A=_rand((4, 300), 13), B=_rand((300, 64), 14), b_is_initializer=False),  # defect 1, N = 64
+        dict(A=_rand((4, 259), 15), B=_rand((259, 100), 16)),  # defect 2 only when a thread starts at column 64
+        dict(A=_rand((1, 1024), 17), B=_rand((1024, 128), 18), b_is_initializer=False),  # defect 1 only from 2 threads
     ]
 
 

@@ -145,6 +145,8 @@ def float_matrix(rng, shape, style):
         return -rng.uniform(0.5, 3.0, shape).astype(np.float32)
     if style == "wide":
         return (rng.standard_normal(shape) * 10.0 ** rng.integers(-6, 6, shape)).astype(np.float32)
+    if style == "tiny":  # subnormal and near-underflow values: the scale itself is tiny
+        return (rng.standard_normal(shape) * 1e-38).astype(np.float32)
     return np.zeros(shape, np.float32)
 
 
@@ -153,9 +155,11 @@ def float_matrix(rng, shape, style):
 @ORACLE_SETTINGS
 @given(spec=matmul_shapes(), b_signed=st.booleans(), per_column=st.booleans(), with_zp=st.booleans(),
        with_bias=st.booleans(), b_is_initializer=st.booleans(),
-       style=st.sampled_from(["normal", "positive", "negative", "wide", "zeros"]), seed=st.integers(0, 2**32 - 1))
+       style=st.sampled_from(["normal", "positive", "negative", "wide", "zeros", "tiny"]), seed=st.integers(0, 2**32 - 1))
 @example(spec=((16, 24, 20), (), False), b_signed=True, per_column=True, with_zp=True, with_bias=True,
          b_is_initializer=True, style="normal", seed=1)
+@example(spec=((5, 7, 9), (), False), b_signed=False, per_column=False, with_zp=False, with_bias=True,
+         b_is_initializer=False, style="tiny", seed=2)
 def test_dynamic_quantize_matmul(oracle, version, spec, b_signed, per_column, with_zp, with_bias, b_is_initializer,
                                  style, seed):
     rng = np.random.default_rng(seed)
@@ -257,7 +261,8 @@ AF = np.zeros((2, 4), np.float32)
     (lambda: ort.matmul_integer(U8.tolist(), BU), TypeError, "numpy array"),
     (lambda: ort.matmul_integer(U8, BU[:3]), ValueError, "MatMul-compatible"),
     (lambda: ort.matmul_integer(U8, BU, a_zero_point=np.zeros(2, np.uint8)), ValueError, "1-element"),
-    (lambda: ort.matmul_integer(U8, BU, a_zero_point=np.int8(1)), TypeError, "uint8"),
+    (lambda: ort.matmul_integer(U8, BU, a_zero_point=np.int8(-1)), ValueError, r"\[0, 255\]"),
+    (lambda: ort.matmul_integer(U8, BU, a_zero_point=np.float32(1)), TypeError, "integer"),
     (lambda: ort.matmul_integer(U8, BU, a_zero_point=300), ValueError, r"\[0, 255\]"),
     (lambda: ort.matmul_integer(U8, BU, b_zero_point=np.zeros(4, np.uint8)), ValueError, "axis -2"),
     (lambda: ort.matmul_integer(U8, BU, b_zero_point=np.zeros((3, 1), np.uint8)), ValueError, "axis -2"),
@@ -268,10 +273,11 @@ AF = np.zeros((2, 4), np.float32)
     (lambda: ort.dynamic_quantize_matmul(AF, BU, -1.0), ValueError, "finite and > 0"),
     (lambda: ort.dynamic_quantize_matmul(AF, BU, np.float32(np.nan)), ValueError, "finite and > 0"),
     (lambda: ort.dynamic_quantize_matmul(AF, BU, np.inf), ValueError, "finite and > 0"),
-    (lambda: ort.dynamic_quantize_matmul(AF, BU, np.array(0.1)), TypeError, "float32"),
+    (lambda: ort.dynamic_quantize_matmul(AF, BU, np.array("0.1")), TypeError, "float"),
+    (lambda: ort.dynamic_quantize_matmul(AF.astype(np.float64), BU, 0.1), TypeError, "no kernel"),
     (lambda: ort.dynamic_quantize_matmul(AF, BU, np.ones(2, np.float32)), ValueError, "b_scale has shape"),
     (lambda: ort.dynamic_quantize_matmul(AF, BU, 0.1, bias=np.ones(2, np.float32)), ValueError, r"\(3,\)"),
-    (lambda: ort.dynamic_quantize_matmul(AF, BU, 0.1, bias=np.ones(3)), TypeError, "float32"),
+    (lambda: ort.dynamic_quantize_matmul(AF, BU, 0.1, bias=np.ones(3, np.int32)), TypeError, "float"),
     (lambda: ort.matmul_integer_to_float(U8, BS, np.ones(2, np.float32), 0.1), ValueError, "a_scale"),
     (lambda: ort.matmul_integer_to_float(S8, BU, 0.1, 0.1), TypeError, "no kernel"),
     (lambda: ort.qlinear_matmul(U8, 0.1, 0, BU, 0.1, 0, 0.0, 0), ValueError, "y_scale"),

@@ -180,3 +180,122 @@ def test_counts_agree_with_the_mlas_instruction_paths(M, N, K, packed_b):
         got = []
         qgemm(np.zeros((M, K), adt), np.zeros((K, N), bdt), packed_b=packed_b, path="instructions", trace=got)
         assert Counter(r.mnemonic for r in got)[op] == trace(kernel, M, N, K, packed_b=packed_b).counts[op]
+
+
+# ------------------------------------------------------------------------------------------------
+# Against the real kernels: ONNX Runtime's aarch64 library under qemu-aarch64 counts the MMLA/DOT
+# instructions it executes (mlas_emu.oracle.count_instructions). One session runs several
+# products (one node each); the executed total must equal the sum of the traces.
+
+FASTMATH = {"mlas.enable_gemm_fastmath_arm64_bfloat16": "1"}
+U8, S8 = "u8", "s8"
+
+# (op, M, N, K, A type, B type, B is an initializer). MatMul nodes keep N*K >= 32 (the fastmath
+# gate); initializers are pre-packed by ONNX Runtime (packed_b=True), graph inputs are not.
+FULL = [
+    ("MatMul", 8, 8, 8, "f32", "f32", True),
+    ("MatMul", 3, 5, 7, "f32", "f32", True),  # 2 + 1 rows, 6-wide block, K tail
+    ("MatMul", 5, 131, 259, "f32", "f32", True),  # second N slice, K block of 3
+    ("MatMul", 9, 17, 40, "f32", "f32", False),
+    ("MatMul", 2, 24, 300, "f32", "f32", False),  # K stride widened past 256
+    ("MatMulInteger", 16, 24, 20, U8, S8, True),
+    ("MatMulInteger", 7, 9, 3, U8, U8, True),
+    ("MatMulInteger", 5, 131, 400, S8, S8, True),  # K slices of 384
+    ("MatMulInteger", 9, 20, 300, U8, S8, False),  # K slices of 256
+]
+SMALL = [FULL[0], FULL[1], FULL[3], FULL[5], FULL[6]]
+DOT = [
+    ("MatMulInteger", 8, 8, 8, U8, U8, True),
+    ("MatMulInteger", 16, 24, 20, U8, S8, True),
+    ("MatMulInteger", 7, 9, 3, S8, S8, True),
+    ("MatMulInteger", 13, 21, 37, U8, U8, False),
+    ("MatMulInteger", 5, 131, 100, S8, S8, False),
+]
+
+
+def _onnx_model(nodes):
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    dtypes = {"f32": np.float32, U8: np.uint8, S8: np.int8}
+    rng = np.random.default_rng(0)
+    inputs, inits, graph, outputs, feeds = [], [], [], [], {}
+    for i, (op, M, N, K, at, bt, b_init) in enumerate(nodes):
+        arrays = []
+        for shape, t in (((M, K), at), ((K, N), bt)):
+            dt = dtypes[t]
+            if dt == np.float32:
+                arrays.append(rng.standard_normal(shape).astype(dt))
+            else:
+                arrays.append(rng.integers(np.iinfo(dt).min, np.iinfo(dt).max + 1, shape).astype(dt))
+        A, B = arrays
+        inputs.append(helper.make_tensor_value_info(f"A{i}", helper.np_dtype_to_tensor_dtype(A.dtype), [M, K]))
+        feeds[f"A{i}"] = A
+        if b_init:
+            inits.append(numpy_helper.from_array(B, f"B{i}"))
+        else:
+            inputs.append(helper.make_tensor_value_info(f"B{i}", helper.np_dtype_to_tensor_dtype(B.dtype), [K, N]))
+            feeds[f"B{i}"] = B
+        graph.append(helper.make_node(op, [f"A{i}", f"B{i}"], [f"Y{i}"]))
+        out_type = TensorProto.INT32 if op == "MatMulInteger" else TensorProto.FLOAT
+        outputs.append(helper.make_tensor_value_info(f"Y{i}", out_type, None))
+    model = helper.make_model(helper.make_graph(graph, "products", inputs, outputs, inits),
+                              opset_imports=[helper.make_opsetid("", 17)])  # fmt: skip
+    model.ir_version = 8
+    return model, feeds
+
+
+def _traced_total(nodes, *, dot=False, threads=1):
+    total: Counter = Counter()
+    for op, M, N, K, at, bt, b_init in nodes:
+        if op == "MatMul":
+            kernel, mnemonic = "sbgemm", "bfmmla"
+        else:
+            kind = f"{at}{bt}"
+            kernel = ("qgemm-dot-" if dot else "qgemm-") + kind
+            mnemonic = {True: "sdot" if kind == "s8s8" else "udot", False: "smmla" if kind == "s8s8" else "ummla"}[dot]
+        total[mnemonic] += trace(kernel, M, N, K, packed_b=b_init, threads=threads).counts[mnemonic]
+    return dict(total)
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("version", ["1.17.1", "1.23.2", "1.27.0"])
+def test_mmla_counts_equal_the_real_kernels(oracle, version):
+    nodes = FULL if version == "1.17.1" else SMALL
+    model, feeds = _onnx_model(nodes)
+    expected = _traced_total(nodes)
+    got = oracle.count_instructions(model, feeds, mnemonics=tuple(expected), ort_version=version,
+                                    session_config=FASTMATH)  # fmt: skip
+    assert got == expected
+
+
+@pytest.mark.oracle
+def test_dot_counts_equal_the_real_kernels(oracle):
+    # -cpu neoverse-n1: DotProd without I8MM, so MLAS picks its UDOT/SDOT kernels.
+    model, feeds = _onnx_model(DOT)
+    expected = _traced_total(DOT, dot=True)
+    got = oracle.count_instructions(model, feeds, mnemonics=tuple(expected), ort_version="1.17.1", cpu="neoverse-n1")
+    assert got == expected
+
+
+@pytest.mark.oracle
+def test_thread_split_counts_equal_the_real_kernels(oracle):
+    # 81920 multiply-adds on 2 intra-op threads: rows split 5 + 5, each run as 4 + 1 rows.
+    nodes = [("MatMul", 10, 8, 1024, "f32", "f32", True), ("MatMulInteger", 10, 8, 1024, U8, U8, True)]
+    model, feeds = _onnx_model(nodes)
+    expected = _traced_total(nodes, threads=2)
+    assert expected != _traced_total(nodes, threads=1)
+    got = oracle.count_instructions(model, feeds, mnemonics=tuple(expected), ort_version="1.17.1", threads=2,
+                                    session_config=FASTMATH)  # fmt: skip
+    assert got == expected
+
+
+def test_importing_teach_does_not_import_matplotlib():
+    import subprocess
+    import sys
+
+    code = ("import sys, mlas_emu.teach, mlas_emu.teach.tracing, mlas_emu.teach.figures, "
+            "mlas_emu.teach.throughput; mlas_emu.teach.trace('sbgemm', 2, 2, 4); "
+            "assert 'matplotlib' not in sys.modules, 'matplotlib imported eagerly'")  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr

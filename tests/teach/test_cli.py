@@ -1,0 +1,16 @@
+"""``mlas-emu trace`` / ``mlas-emu figures``."""
+
+from __future__ import annotations
+
+from mlas_emu.cli import main
+
+
+def test_trace_prints_counts(capsys):
+    assert main(["trace", "qgemm-s8s8", "8", "16", "16", "--limit", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "smmla 64" in out and "more" in out
+
+
+def test_trace_rejects_unknown_kernel(capsys):
+    assert main(["trace", "fp16", "8", "8", "8"]) == 2
+    assert "unknown kernel" in capsys.readouterr().out
