@@ -18,7 +18,9 @@ import importlib
 from ._version import __version__
 
 _SUBMODULES = ("isa", "mlas", "ort", "analysis", "teach", "oracle", "errors")
-_SHORTCUTS = {"sgemm_bf16": "mlas", "qgemm": "mlas"}
+# name -> module defining it (the module path, not a package attribute: a submodule named
+# like its function would shadow it once imported).
+_SHORTCUTS = {"sgemm_bf16": "mlas.sbgemm", "qgemm": "mlas.qgemm"}
 
 __all__ = ["__version__", *_SUBMODULES, *_SHORTCUTS]
 

@@ -59,7 +59,8 @@ def minilm_demo(sentences=DEFAULT_SENTENCES, *, out_dir=".", ort_version=None, t
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", OrtDefectWarning)
-        cmp = compare_modes(model, feeds, _MODES, ort_version=ort_version, threads=threads, progress=progress)
+        cmp = compare_modes(model, feeds, _MODES, ort_version=ort_version, threads=threads, progress=progress,
+                            local=False)
     defects = sorted({str(w.message) for w in caught if issubclass(w.category, OrtDefectWarning)})
     result = {"sentences": list(sentences), "modes": {}, "defects": defects}
     base = cmp.runs["fp32"].outputs["sentence_embedding"]

@@ -185,7 +185,7 @@ def _compare(res: np.ndarray, ref: np.ndarray) -> ErrorReport:
         max_rel_error=_stat(np.max, rel),
         median_rel_error=_stat(np.median, rel),
         normwise_rel_error=_normwise(r64[fin], e64[fin]),
-        ulp_histogram={int(v): int(c) for v, c in zip(values, counts)},
+        ulp_histogram=dict(zip(values.tolist(), counts.tolist())),
         fraction_identical=float(np.mean(r32.view(np.uint32) == e32.view(np.uint32))) if r32.size else 1.0,
         nan_count=int(np.isnan(r64).sum()),
         inf_count=int(np.isinf(r64).sum()),

@@ -185,8 +185,12 @@ def _fp32_twin(rec, ort_version, threads, matmul, fused_matmul):
 
 
 def compare_modes(model, feeds, modes=("bf16-fastmath", "int8-dynamic"), *, ort_version=None, threads=1,
-                  optimize=g.ORT_LEVEL, faithful=True, progress=False, memory_limit=None) -> ModelComparison:
-    """Run fp32 and each mode; measure each mode's GEMM nodes and outputs against fp32."""
+                  optimize=g.ORT_LEVEL, faithful=True, progress=False, memory_limit=None,
+                  local: bool = True) -> ModelComparison:
+    """Run fp32 and each mode; measure each mode's GEMM nodes and outputs against fp32.
+
+    ``local=False`` skips the per-node fp32 SGEMM twins (the ``local`` errors), a second GEMM per node.
+    """
     for mode in modes:
         _check_mode(mode)
     kw = dict(ort_version=ort_version, threads=threads, optimize=optimize, faithful=faithful,
@@ -197,7 +201,8 @@ def compare_modes(model, feeds, modes=("bf16-fastmath", "int8-dynamic"), *, ort_
         run = base if mode == "fp32" else run_model(model, feeds, mode=mode, **kw)
         runs[mode] = run
         nodes[mode] = [NodeError(r.name, r.op_type, r.output, r.path, r.mnk,
-                                 _accumulated(r, base.values), _local_error(r, ort_version, threads))
+                                 _accumulated(r, base.values),
+                                 _local_error(r, ort_version, threads) if local else None)
                        for r in run.nodes]
         outs[mode] = {k: compare(v, base.outputs[k]) for k, v in run.outputs.items()
                       if np.issubdtype(np.asarray(v).dtype, np.floating)}

@@ -62,10 +62,10 @@ def _round_to_odd(s, e):
     sign = bits ^ mag
     low = mag & _LOW29
     trunc = mag ^ low
-    same_dir = (e > 0.0) == (s > 0.0)
+    e_nonzero = e != 0.0
     # s on the fp32 grid and the exact value below it in magnitude: one fp32 step toward zero.
-    step_down = (e != 0.0) and (low == 0) and (not same_dir)
-    inexact = (low != 0) or (e != 0.0)
+    step_down = e_nonzero & (low == 0) & ((e > 0.0) != (s > 0.0))
+    inexact = (low != 0) | e_nonzero
     r = (trunc - _ULP24) if step_down else trunc
     r = (r | _ULP24) if inexact else r
     r = r if r >= _F64_MIN_NORMAL_F32 else np.int64(0)

@@ -32,8 +32,8 @@ from .threading import check_threads, partition_work
 THREAD_COMPLEXITY = 65536
 #: ``MLAS_QGEMM_STRIDEN_THREAD_ALIGN``: N ranges of threads and the packed column sums align to 16.
 STRIDEN_THREAD_ALIGN = 16
-#: ``MLAS_MAXIMUM_THREAD_COUNT`` (``MlasPlatform.MaximumThreadCount`` on Linux).
-MAXIMUM_THREAD_COUNT = 16
+#: ``MlasPlatform.MaximumThreadCount`` on ARM64: ``MLAS_MAXIMUM_THREAD_COUNT * 4`` (mlasi.h).
+MAXIMUM_THREAD_COUNT = 16 * 4
 
 #: Largest K for which one float64 product of shifted operands is exact (K * 255^2 < 2^53).
 _EXACT_K_CHUNK = 1 << 36

@@ -94,8 +94,8 @@ def _is_zero(b):
 def _decode(b):
     """``FPUnpack`` value of a non-NaN fp32 bit pattern, as an exact float64."""
     sign = -1.0 if (b >> 31) & 1 else 1.0
-    exp = (b >> 23) & 0xFF
-    frac = b & _FRAC_MASK
+    exp = int((b >> 23) & 0xFF)  # int(): numpy integers when run without the JIT
+    frac = int(b & _FRAC_MASK)
     if exp == 0xFF:
         return sign * np.inf
     if exp == 0:  # denormal (FZ = 0: kept) or zero, keeps its sign

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import importlib
 
+from ..errors import OracleError, OracleUnavailable  # noqa: F401  (re-exported)
+
 _EXPORTS = {
     "unavailable_reason": "_api",
     "run_model": "_api",
@@ -36,7 +38,6 @@ _EXPORTS = {
     "DEFAULT_CPU": "_paths",
     "DEFAULT_SETUP_VERSIONS": "_paths",
 }
-from ..errors import OracleError, OracleUnavailable  # noqa: E402
 
 __all__ = sorted([*_EXPORTS, "OracleError", "OracleUnavailable"])
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import OracleError
-from . import _paths, _qemu
+from . import _qemu
 
 WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
 

@@ -16,7 +16,6 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import mlas_emu
-from mlas_emu.mlas import qgemm as qgemm_mod
 from mlas_emu.mlas.qgemm import qgemm, thread_ranges
 
 KINDS = {"u8u8": (np.uint8, np.uint8), "u8s8": (np.uint8, np.int8), "s8s8": (np.int8, np.int8)}
@@ -36,7 +35,8 @@ def mmla_instructions(request, monkeypatch):
 
 
 def exact(A, B, zpa, zpb):
-    return ((A.astype(np.int64) - zpa) @ (B.astype(np.int64) - np.asarray(zpb, np.int64))).astype(np.uint32).view(np.int32)
+    exact_sums = (A.astype(np.int64) - zpa) @ (B.astype(np.int64) - np.asarray(zpb, np.int64))
+    return exact_sums.astype(np.uint32).view(np.int32)
 
 
 def draw_case(rng, kind, M, N, K, per_column, extreme=False):
@@ -160,3 +160,29 @@ def test_matches_real_arm_matmul_integer(oracle, version, shape, kind, per_colum
     expected = oracle.matmul_integer(A, B, a_dt(zpa), zpb if per_column else b_dt(zpb),
                                      b_is_initializer=b_is_initializer, ort_version=version)
     np.testing.assert_array_equal(qgemm(A, B, zpa, zpb), expected)
+
+
+@pytest.mark.oracle
+@pytest.mark.slow
+def test_trace_counts_the_mmla_the_real_kernel_executes(oracle):
+    """MMLA instructions executed by real ONNX Runtime (QEMU's translation log) equal the trace's:
+    M=13 (row groups 8, 4, 1), N=21 (blocks 8, 8, 6), K=19 (3 blocks of 8, padded)."""
+    pytest.importorskip("onnx")
+    from onnx import helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    A = rng.integers(0, 256, (13, 19), dtype=np.uint8)
+    B = rng.integers(-128, 128, (19, 21), dtype=np.int8)
+    node = helper.make_node("MatMulInteger", ["A", "B"], ["Y"])
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("A", helper.np_dtype_to_tensor_dtype(A.dtype),
+                                                                          list(A.shape))],
+                              [helper.make_tensor_value_info("Y", helper.np_dtype_to_tensor_dtype(np.dtype(np.int32)),
+                                                             None)],
+                              initializer=[numpy_helper.from_array(B, "B")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    counts = oracle.count_instructions(model, {"A": A}, mnemonics=("ummla", "smmla"))
+    trace = []
+    qgemm(A, B, path="instructions", trace=trace)
+    assert counts["smmla"] == 0
+    assert sum(r.mnemonic == "ummla" for r in trace) == counts["ummla"]

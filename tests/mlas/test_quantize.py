@@ -138,6 +138,8 @@ def ref_quantization_parameters(values):
         scale = np.float32(1.0)
     else:
         scale = round_f32(f32(round_f32(Fraction(hi) - Fraction(lo))) / 255)
+    if scale == 0:  # (max - min) / 255 underflowed: min / 0 is NaN or -inf, both clamp to 255
+        return scale, 255
     initial = round_f32(-f32(round_f32(Fraction(lo) / f32(scale))))
     clamped = min(max(Fraction(float(initial)), Fraction(0)), Fraction(255))
     zp = round(clamped)  # Python's round: ties to even
@@ -153,6 +155,7 @@ values_f32 = st.lists(st.floats(min_value=-2.0**20, max_value=2.0**20, width=32)
 @example(values=[1.0, 2.0, 3.0])  # all positive: min widened to 0
 @example(values=[-5.0, -1.0])  # all negative: zp = 255
 @example(values=[-1.0, 1.0])  # zp = 127.5 -> 128 (ties to even)
+@example(values=[1.401298464324817e-45])  # the scale underflows to 0
 def test_quantization_parameters_u8(values):
     a = np.array(values, np.float32)
     scale, zp = quantization_parameters_u8(a)

@@ -86,3 +86,15 @@ def test_executed_counts_match_the_recorded_measurements(oracle, op, types, cpu,
 def test_unknown_mnemonics_are_rejected(oracle):
     with pytest.raises(ValueError, match="unknown mnemonics"):
         oracle.count_instructions(b"", {}, mnemonics=("bfmmla", "vaddq"))
+
+
+@pytest.mark.slow
+def test_two_run_recipe_gives_the_recorded_count(oracle, tmp_path):
+    """DESIGN's two-run recipe (used when the one-run fast path does not apply): MatMulInteger
+    u8s8, M=16, N=24, K=20, executes 288 UMMLA (DESIGN section 5)."""
+    from mlas_emu.oracle import _count
+
+    model, feeds = _matmul_model(16, 24, 20, np.uint8, np.int8, "MatMulInteger")
+    run = _count._run_request(model, feeds, None, 1, None)
+    counts = _count._count_two_runs(run, "1.17.1", oracle.DEFAULT_CPU, ("ummla", "smmla"), tmp_path)
+    assert counts == {"ummla": 288, "smmla": 0}

@@ -47,11 +47,25 @@ def _compare(oracle, cases, *, ort_version, threads, fastmath=True, op="MatMul")
         skip = np.isnan(got) & ~np.isnan(expected)
         if skip.any():
             assert undefined, f"case {idx}: NaN where ORT is finite, without an undefined-memory warning"
-        bad = (g != e) & ~skip
+        bad = (g != e) & ~skip & ~_past_end_nan(case, got, expected)
         assert not bad.any(), (
             f"case {idx} A{case['A'].shape} B{case['B'].shape} init={case.get('b_is_initializer', True)} "
             f"threads={threads} {ort_version}: {int(bad.sum())} elements differ, first at "
             f"{np.argwhere(bad)[0].tolist()}: got {got[bad][0]!r} expected {expected[bad][0]!r}")
+
+
+def _past_end_nan(case, got, expected):
+    """Elements of rows that read past the end of A (defect 3, K % 4 != 0) where ORT found Inf or
+    NaN there: the emulator computes them as if that memory were finite, as documented, because
+    what follows A in the Arm process's memory is not the caller's data."""
+    A = case["A"]
+    k = A.shape[-1] if not (case.get("trans_a") and A.ndim > 1) else A.shape[-2]
+    if k % 4 == 0 or case.get("trans_a"):
+        return np.zeros(got.shape, dtype=bool)
+    marker = np.zeros(A.size, np.float32)
+    marker[-k:] = 1.0
+    depends = np.matmul(marker.reshape(A.shape), np.ones(case["B"].shape, np.float32)) > 0
+    return depends & np.isnan(expected) & ~np.isnan(got)
 
 
 _K_EDGES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 31, 33, 255, 256, 257, 259, 300, 512, 513, 1030]

@@ -155,7 +155,8 @@ def float_matrix(rng, shape, style):
 @ORACLE_SETTINGS
 @given(spec=matmul_shapes(), b_signed=st.booleans(), per_column=st.booleans(), with_zp=st.booleans(),
        with_bias=st.booleans(), b_is_initializer=st.booleans(),
-       style=st.sampled_from(["normal", "positive", "negative", "wide", "zeros", "tiny"]), seed=st.integers(0, 2**32 - 1))
+       style=st.sampled_from(["normal", "positive", "negative", "wide", "zeros", "tiny"]),
+       seed=st.integers(0, 2**32 - 1))
 @example(spec=((16, 24, 20), (), False), b_signed=True, per_column=True, with_zp=True, with_bias=True,
          b_is_initializer=True, style="normal", seed=1)
 @example(spec=((5, 7, 9), (), False), b_signed=False, per_column=False, with_zp=False, with_bias=True,
@@ -177,6 +178,16 @@ def test_dynamic_quantize_matmul(oracle, version, spec, b_signed, per_column, wi
                                np.float32, domain=MS, constants=constants)
     expected = oracle.run_model(model, feeds, ort_version=version)["Y"]
     same_bits(ort.dynamic_quantize_matmul(A, B, scale, zp, bias, ort_version=version), expected)
+
+
+@pytest.mark.oracle
+def test_dynamic_quantize_matmul_scale_underflow(oracle):
+    """A so small that (max - min) / 255 underflows to 0: zero point 255, multiplier 0, y = bias."""
+    A = np.array([[1e-43, 0, -2e-44, 0], [0, 0, 0, 1e-45]], np.float32)
+    B = np.arange(-8, 8, dtype=np.int8).reshape(4, 4)
+    bias = np.linspace(-1, 1, 4).astype(np.float32)
+    same_bits(ort.dynamic_quantize_matmul(A, B, np.float32(0.5), None, bias),
+              oracle.dynamic_quantize_matmul(A, B, np.float32(0.5), None, bias))
 
 
 @pytest.mark.oracle

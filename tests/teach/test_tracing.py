@@ -27,6 +27,18 @@ MEASURED = [
     ("qgemm-dot-u8u8", 8, 8, 8, "udot", 32),
 ]
 
+# BFCVTN + BFCVTN2 executed by the whole ORT 1.17.1 process for one fastmath MatMul (B packing at
+# session creation or per call, and A conversion in the kernel), measured with
+# mlas_emu.oracle.count_instructions: (M, N, K, B is an initializer, count).
+MEASURED_BFCVTN = [
+    (8, 8, 8, True, 32),
+    (1, 13, 8, True, 32),
+    (2, 7, 10, True, 30),
+    (2, 5, 260, True, 520),
+    (3, 20, 9, False, 87),
+    (2, 24, 300, False, 2250),
+]
+
 MULTIPLY = {"bfmmla", "ummla", "smmla", "udot", "sdot", "fmla"}
 
 
@@ -34,6 +46,12 @@ MULTIPLY = {"bfmmla", "ummla", "smmla", "udot", "sdot", "fmla"}
 def test_counts_match_the_real_kernels(kernel, M, N, K, mnemonic, expected):
     got = trace(kernel, M, N, K, ort_version="1.17.1").counts[mnemonic]
     assert got == expected
+
+
+@pytest.mark.parametrize(("M", "N", "K", "packed_b", "expected"), MEASURED_BFCVTN)
+def test_conversion_counts_match_the_real_library(M, N, K, packed_b, expected):
+    counts = trace("sbgemm", M, N, K, packed_b=packed_b, ort_version="1.17.1").counts
+    assert counts["bfcvtn"] + counts["bfcvtn2"] == expected
 
 
 def _products(t: Trace) -> Counter:
@@ -249,7 +267,10 @@ def _traced_total(nodes, *, dot=False, threads=1):
     total: Counter = Counter()
     for op, M, N, K, at, bt, b_init in nodes:
         if op == "MatMul":
-            kernel, mnemonic = "sbgemm", "bfmmla"
+            counts = trace("sbgemm", M, N, K, packed_b=b_init, threads=threads).counts
+            total["bfmmla"] += counts["bfmmla"]
+            total["bfcvtn"] += counts["bfcvtn"] + counts["bfcvtn2"]  # the oracle counts both as bfcvtn
+            continue
         else:
             kind = f"{at}{bt}"
             kernel = ("qgemm-dot-" if dot else "qgemm-") + kind
