@@ -127,7 +127,8 @@ def bound(A, B, *, block_k: int | None = PACKED_BLOCK_K, inputs: str = "worst") 
         gp = gamma(P, ROUND_TO_ODD_UNIT)
         flushes = nb * (4 * P - 1) * FLUSH_THRESHOLD * (1 + gp)
         chains = gp * s_bf + flushes
-        blocks = gamma(nb - 1, FP32_UNIT_ROUNDOFF) * ((1 + gp) * s_bf + flushes) + 2 * (nb - 1) * FP32_SUBNORMAL_HALF_ULP
+        blocks = (gamma(nb - 1, FP32_UNIT_ROUNDOFF) * ((1 + gp) * s_bf + flushes)
+                  + 2 * (nb - 1) * FP32_SUBNORMAL_HALF_ULP)
         total = (e_in + chains + blocks + f64 * s_bf) * (1 + 2.0 ** -40)
         reach = (1 + gp) * (1 + gamma(nb - 1, FP32_UNIT_ROUNDOFF)) * s_bf
         risky = ~np.isfinite(total) | (reach >= FLT_MAX) | _overflow_rows_cols(A, B)

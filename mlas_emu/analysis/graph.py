@@ -75,7 +75,8 @@ def _portable(optimized, original):
     keep = [o for o in optimized.opset_import if o.domain in used or (o.domain == "ai.onnx" and "" in used)]
     del optimized.opset_import[:]
     optimized.opset_import.extend(keep)
-    optimized.ir_version = min(optimized.ir_version, original.ir_version) if original.ir_version else optimized.ir_version
+    if original.ir_version:
+        optimized.ir_version = min(optimized.ir_version, original.ir_version)
     return optimized
 
 

@@ -213,7 +213,8 @@ def build_model(weights: dict | None = None, config: BertConfig | None = None, *
     _pooling(g, "last_hidden_state", m)
     ints = [helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "sequence"])
             for n in ("input_ids", "attention_mask", "token_type_ids")]
-    outs = [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["batch", "sequence", cfg.hidden_size]),
+    outs = [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT,
+                                          ["batch", "sequence", cfg.hidden_size]),
             helper.make_tensor_value_info("sentence_embedding", TensorProto.FLOAT, ["batch", cfg.hidden_size])]
     graph = helper.make_graph(g.nodes, "all-MiniLM-L6-v2", ints, outs, g.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="mlas-emu")

@@ -94,9 +94,12 @@ def execute(m, feeds, *, mode, ort_version=None, threads=1, faithful=True, captu
     require("onnx", "onnx")
     from onnx.reference import ReferenceEvaluator
 
+    from ..mlas.threading import check_threads
     from ..ort.versions import resolve_ort_version
 
+    # Checked here: errors raised inside the evaluator reach the caller wrapped in a TypeError.
     resolve_ort_version(ort_version)
+    check_threads(threads)
     feeds = g.check_feeds(m, feeds)
     g.check_supported(m)
     g.check_memory(m, feeds, memory_limit)

@@ -101,7 +101,7 @@ def thread_ranges(m: int, n: int, k: int, threads: int, batch: int = 1) -> list[
     """``MlasGemmBatch`` + ``MlasGemmQuantThreaded``: ``(start_m, count_m, start_n, count_n)`` per thread.
 
     The thread count grows with ``M*N*K`` (one thread per 65536 multiply-adds), capped by the
-    session's intra-op threads; wide products split N in 16-column blocks, others split M.
+    ONNX Runtime session's intra-op threads; wide products split N in 16-column blocks, others split M.
     """
     complexity = float(m) * n * k * batch
     if complexity < THREAD_COMPLEXITY * MAXIMUM_THREAD_COUNT:
@@ -329,7 +329,7 @@ def qgemm(A, B, a_zero_point=0, b_zero_point=0, *, threads=1, packed_b=True, pat
     int8 x uint8 raises ``TypeError``). ``a_zero_point`` is a scalar of A's type;
     ``b_zero_point`` a scalar or an (N,) array of B's type (per-column zero points). The result
     is the int32 matrix MLAS writes, sums wrapping modulo 2^32. ``threads`` is the emulated
-    session's intra-op thread count and ``packed_b`` whether B was pre-packed (a constant
+    ONNX Runtime session's intra-op thread count and ``packed_b`` whether B was pre-packed (a constant
     initializer); neither changes the result, both shape the instruction trace.
     ``path="instructions"`` runs MLAS's packing and micro-kernel instruction by instruction
     (optionally appending :class:`~mlas_emu.mlas.trace.InstructionRecord` s to ``trace``);
@@ -355,21 +355,3 @@ def qgemm(A, B, a_zero_point=0, b_zero_point=0, *, threads=1, packed_b=True, pat
     if path == "instructions":
         return qgemm_instructions(A, B, zpa, zpb, threads=threads, packed_b=packed_b, trace=trace)
     return qgemm_fast(A, B, zpa, zpb)
-
-
-class _CallableModule(type(np)):
-    """This module shares its name with its main function: ``mlas_emu.mlas.qgemm`` (and the
-    ``mlas_emu.qgemm`` shortcut) may resolve to the module once it is imported, so calling the
-    module calls :func:`qgemm`."""
-
-    def __call__(self, *args, **kwargs):
-        return qgemm(*args, **kwargs)
-
-
-def _make_module_callable():
-    import sys
-
-    sys.modules[__name__].__class__ = _CallableModule
-
-
-_make_module_callable()

@@ -185,8 +185,9 @@ def mmla_gemm_kernel(instruction, acc_dtype, operand_dtype, mnemonic, packed_a, 
     arithmetic wraps.
 
     ``instruction`` is :func:`mlas_emu.isa.ummla` or :func:`mlas_emu.isa.smmla`; with a
-    ``trace`` list one :class:`InstructionRecord` per load, MMLA and store is appended (the
-    accumulator set-up is not recorded). ``origin = (m0, n0, k0, count_k)`` places the tile in
+    ``trace`` list one :class:`InstructionRecord` per load and per MMLA is appended, plus one
+    ``str`` record per stored row of C (standing for the ``uzp1``/``uzp2`` + store sequence); the
+    accumulator set-up is not recorded. ``origin = (m0, n0, k0, count_k)`` places the tile in
     the whole product for the lane labels; lanes holding padding are ``None``.
     """
     rows = kernel_rows(count_m)

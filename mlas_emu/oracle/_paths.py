@@ -34,7 +34,7 @@ CROSS_LIBC = Path("/usr/aarch64-linux-gnu/lib/libc.a")
 #: Debian packages the host needs (installed with apt when run as root).
 HOST_PACKAGES: tuple[str, ...] = (
     "qemu-user-static", "gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross",
-    "debian-archive-keyring", "ca-certificates",
+    "debian-archive-keyring",
 )
 DEBIAN_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 

@@ -23,7 +23,8 @@ from . import _paths
 
 #: Debian bookworm arm64 packages that make up the sysroot: CPython 3.11 and the libraries it
 #: and the ORT / numpy wheels load. ``apt-get download`` does not resolve dependencies, so the
-#: closure is listed here (checked: ``import onnxruntime`` works for 1.17.1 to 1.27.0).
+#: closure is listed here (``import onnxruntime`` and sessions checked with ORT 1.17.1, 1.20.1,
+#: 1.23.2, 1.25.1 and 1.27.0).
 SYSROOT_PACKAGES: tuple[str, ...] = (
     "python3.11-minimal", "libpython3.11-minimal", "libpython3.11-stdlib",
     "libc6", "libstdc++6", "libgcc-s1", "zlib1g", "libexpat1", "libffi8", "libssl3",
@@ -85,7 +86,6 @@ def missing_host_packages() -> list[str]:
         "gcc-aarch64-linux-gnu": shutil.which(_paths.CROSS_GCC) is not None,
         "libc6-dev-arm64-cross": _paths.CROSS_LIBC.is_file(),
         "debian-archive-keyring": _paths.DEBIAN_KEYRING.is_file(),
-        "ca-certificates": True,  # only needed by apt itself; never blocks
     }
     missing = [p for p in _paths.HOST_PACKAGES if not present[p]]
     if not shutil.which("apt-get") or not shutil.which("dpkg-deb"):

@@ -11,7 +11,7 @@ processors (:mod:`mlas_emu.mlas.quantize`).
 Shapes follow ONNX MatMul (NumPy ``matmul``): 1-D operands are promoted and the promoted axis
 dropped, batch axes broadcast. Integer results are exact modulo 2^32; float results follow the
 Arm build's fused multiply-add. The intra-op thread count and whether B is an initializer do
-not change any result on these paths; both are accepted so calls mirror a session's set-up.
+not change any result on these paths; both are accepted so calls mirror an ONNX Runtime session's set-up.
 Graviton3 has no SME, so the KleidiAI DynamicQuantizeMatMul of 1.23+ (SME only) is never taken.
 """
 
@@ -37,11 +37,13 @@ _TYPES = {
 }
 
 
-def _profile(ort_version, threads):
+def _profile(ort_version, threads, b_is_initializer=True):
     """Validate the release and thread count. These four operators compute the same bits in every
     release 1.17.0-1.27.0 on a CPU without SME (measured on 1.17.1, 1.23.2 and 1.27.0), so no
     release-specific behaviour is selected here."""
     check_threads(threads)
+    if not isinstance(b_is_initializer, (bool, np.bool_)):
+        raise TypeError(f"b_is_initializer must be a bool, got {type(b_is_initializer).__name__}")
     return resolve_ort_version(ort_version)
 
 
@@ -157,14 +159,15 @@ def _bias(bias, n):
     return bias
 
 
-def matmul_integer(A, B, a_zero_point=None, b_zero_point=None, *, ort_version=None, threads=1):
+def matmul_integer(A, B, a_zero_point=None, b_zero_point=None, *, b_is_initializer=True, ort_version=None,
+                   threads=1):
     """ONNX MatMulInteger (opset 10) as ONNX Runtime computes it on Arm: int32 ``(A - a_zp) @ (B - b_zp)``.
 
     (A, B) dtypes: (uint8, uint8), (uint8, int8) or (int8, int8). ``a_zero_point``: scalar or
     1-element, of A's type. ``b_zero_point``: scalar, 1-element, (N,) for 2-D B, or B's shape
     with axis -2 of size 1 (per column), of B's type. Sums wrap modulo 2^32 as MLAS's do.
     """
-    _profile(ort_version, threads)
+    _profile(ort_version, threads, b_is_initializer)
     A = _array(A, "A")
     B = _array(B, "B")
     _check_types("MatMulInteger", A, B)
@@ -174,7 +177,8 @@ def matmul_integer(A, B, a_zero_point=None, b_zero_point=None, *, ort_version=No
     return _int_matmul(A, B, zpa, zpb)
 
 
-def dynamic_quantize_matmul(A, B, b_scale, b_zero_point=None, bias=None, *, ort_version=None, threads=1):
+def dynamic_quantize_matmul(A, B, b_scale, b_zero_point=None, bias=None, *, b_is_initializer=True, ort_version=None,
+                            threads=1):
     """com.microsoft DynamicQuantizeMatMul as ONNX Runtime computes it on Arm (float32 result).
 
     A (float32) is quantized to uint8 over the whole tensor (``GetQuantizationParameter``,
@@ -184,7 +188,7 @@ def dynamic_quantize_matmul(A, B, b_scale, b_zero_point=None, bias=None, *, ort_
     for 2-D B, or B's shape with axis -2 of size 1; ``b_zero_point`` likewise, of B's type;
     ``bias``: float32 (N,).
     """
-    _profile(ort_version, threads)
+    _profile(ort_version, threads, b_is_initializer)
     A = _array(A, "A")
     B = _array(B, "B")
     _check_types("DynamicQuantizeMatMul", A, B)
@@ -224,7 +228,7 @@ def _scale_bias(acc, multiplier, bias, b_ndim):
 
 
 def matmul_integer_to_float(A, B, a_scale, b_scale, a_zero_point=None, b_zero_point=None, bias=None, *,
-                            ort_version=None, threads=1):
+                            b_is_initializer=True, ort_version=None, threads=1):
     """com.microsoft MatMulIntegerToFloat as ONNX Runtime computes it on Arm (float32 result).
 
     ``float((A - a_zp) @ (B - b_zp)) * (a_scale * b_scale)``, with ``bias`` added in the same
@@ -232,7 +236,7 @@ def matmul_integer_to_float(A, B, a_scale, b_scale, a_zero_point=None, b_zero_po
     and ``a_zero_point`` per tensor; ``b_scale`` and ``b_zero_point`` per tensor or per column
     (as for :func:`dynamic_quantize_matmul`).
     """
-    _profile(ort_version, threads)
+    _profile(ort_version, threads, b_is_initializer)
     A = _array(A, "A")
     B = _array(B, "B")
     _check_types("MatMulIntegerToFloat", A, B)
@@ -247,7 +251,7 @@ def matmul_integer_to_float(A, B, a_scale, b_scale, a_zero_point=None, b_zero_po
 
 
 def qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point, *,
-                   ort_version=None, threads=1):
+                   b_is_initializer=True, ort_version=None, threads=1):
     """ONNX QLinearMatMul (opset 10) as ONNX Runtime computes it on Arm: int8/uint8 like ``a``.
 
     The int32 product ``(a - a_zp) @ (b - b_zp)`` is requantized by ``MlasRequantizeOutput``
@@ -255,7 +259,7 @@ def qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, 
     per column): round to nearest even, add ``y_zero_point``, saturate. (a, b) dtypes:
     (uint8, uint8), (uint8, int8), (int8, int8); the output has a's dtype.
     """
-    _profile(ort_version, threads)
+    _profile(ort_version, threads, b_is_initializer)
     a = _array(a, "a")
     b = _array(b, "b")
     _check_types("QLinearMatMul", a, b)

@@ -154,12 +154,13 @@ def _store(out, kernel, call, pairs, nregs, col0, stored, M):
             regs = (f"v{16 + 4 * p + q}.2d", f"v{16 + 4 * p + min(q + 1, nregs - 1)}.2d")
             _rec(out, "uzp1", ("v4.2d",) + regs, note=f"row {rows[0]}")
             _rec(out, "uzp2", ("v5.2d",) + regs, note=f"row {rows[0] + 1}")
-        for i in rows:
+        for idx, i in enumerate(rows):
             lanes = tuple(("C", i, j) for j in range(col0, col0 + stored))
+            regs = ("q4", "q6") if idx == 0 else ("q5", "q7")  # uzp1 results: row i, uzp2: row i+1
             if not call.zero_mode:
-                _rec(out, "ldr", ("q8",), {}, 4 * stored, note=f"add mode: load C row {i}")
-                _rec(out, add, ("v8.4s", "v8.4s", "v4.4s"), note=f"C row {i} += block")
-            _rec(out, "stp" if stored == 8 else "str", ("q4", "q6"), {"q4": lanes}, stored=4 * stored,
+                _rec(out, "ldr", (f"q{8 + idx}",), {}, 4 * stored, note=f"add mode: load C row {i}")
+                _rec(out, add, (f"v{8 + idx}.4s", f"v{8 + idx}.4s", f"v{4 + idx}.4s"), note=f"C row {i} += block")
+            _rec(out, "stp" if stored == 8 else "str", regs, {regs[0]: lanes}, stored=4 * stored,
                  note=f"store C row {i}, columns {col0}-{col0 + stored - 1}")  # fmt: skip
 
 

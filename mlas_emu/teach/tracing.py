@@ -34,7 +34,7 @@ KERNELS = {
 }
 
 #: The largest M*N*K a trace is built for (traces are for learning, not for whole models).
-MAX_VOLUME = 1 << 22
+MAX_VOLUME = 1 << 20
 
 
 @dataclass(frozen=True)

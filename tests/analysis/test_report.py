@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 import struct
+from fractions import Fraction
 
 import numpy as np
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from mlas_emu.analysis import ErrorReport, compare
 
@@ -19,12 +23,18 @@ def _f32(*xs):
 
 
 def _ulps_by_stepping(a: float, b: float) -> int:
-    """Count float32 steps from a to b with nextafter (independent of the bit-pattern trick)."""
+    """float32 steps from a to b: exact arithmetic within one binade, nextafter steps otherwise
+    (independent of the bit-pattern trick under test)."""
     a, b = np.float32(a), np.float32(b)
     if a == b:
         return 0
-    n, x, target = 0, min(a, b), max(a, b)
-    while x < target:
+    lo, hi = min(a, b), max(a, b)
+    if lo > 0 and math.frexp(float(lo))[1] == math.frexp(float(hi))[1] and lo >= F32_MIN_NORMAL:
+        steps = (Fraction(float(hi)) - Fraction(float(lo))) / Fraction(float(np.spacing(lo)))
+        assert steps.denominator == 1
+        return int(steps)
+    n, x = 0, lo
+    while x < hi:
         x = np.nextafter(x, np.float32(np.inf))
         n += 1
     return n
@@ -138,3 +148,30 @@ def test_json_html_and_plots(tmp_path):
     r.plot_heatmap(path=tmp_path / "h.png")
     assert (tmp_path / "u.png").stat().st_size > 0 and (tmp_path / "h.png").stat().st_size > 0
     assert isinstance(r, ErrorReport)
+
+
+def _rank(x: float) -> int:
+    """Signed count of float32 values strictly between 0 and x, plus one (math.frexp, no bit tricks)."""
+    if x == 0:
+        return 0
+    mag = abs(x)
+    if mag < 2.0 ** -126:
+        r = int(Fraction(mag) / Fraction(2) ** -149)
+    else:
+        m, e = math.frexp(mag)  # mag = m 2^e, 0.5 <= m < 1
+        r = 2 ** 23 + (e - 1 + 126) * 2 ** 23 + int((Fraction(m) * 2 - 1) * 2 ** 23)
+    return r if x > 0 else -r
+
+
+_f32s = st.floats(width=32, allow_nan=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_f32s, _f32s)
+@example(float.fromhex("0x1p-149"), -float.fromhex("0x1p-149"))
+@example(float.fromhex("0x1.fffffcp-127"), float.fromhex("0x1p-126"))  # largest denormal -> smallest normal
+@example(float("inf"), float.fromhex("0x1.fffffep127"))
+def test_ulp_histogram_matches_counting_float32_values(a, b):
+    ra = _rank(a) if math.isfinite(a) else int(math.copysign(2 ** 23 * 255, a))
+    rb = _rank(b) if math.isfinite(b) else int(math.copysign(2 ** 23 * 255, b))
+    assert compare(_f32(a), _f32(b)).ulp_histogram == {abs(ra - rb): 1}

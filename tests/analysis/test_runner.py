@@ -161,3 +161,29 @@ def test_small_graph_nodes_are_bit_exact_on_arm(oracle, mode):
                 res = check_against_arm(model, feeds, mode=mode, ort_version=version)
             assert res.rewrites_match, (mode, version)
             assert res.all_nodes_exact, (mode, version, res.nodes)
+
+
+@pytest.mark.oracle
+def test_two_threads_on_arm(oracle):
+    from mlas_emu.analysis.arm_check import check_against_arm
+
+    model = _graphs.attention_like(seq=40, d=300)  # non-packed B (N = 300) split over two threads
+    feeds = _graphs.random_feeds(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = check_against_arm(model, feeds, mode="bf16-fastmath", ort_version="1.27.0", threads=2,
+                                check_rewrites=False)
+    assert res.all_nodes_exact, res.nodes
+
+
+def test_importing_analysis_needs_only_the_core_dependencies():
+    import subprocess
+    import sys
+
+    code = ("import sys, mlas_emu.analysis as a\n"
+            "import mlas_emu.analysis.report, mlas_emu.analysis.bound, mlas_emu.analysis.runner\n"
+            "import mlas_emu.analysis.arm_check, mlas_emu.analysis.demo, mlas_emu.analysis.cli\n"
+            "bad = [m for m in ('onnx', 'onnxruntime', 'matplotlib', 'tokenizers', 'safetensors', 'tqdm')"
+            " if m in sys.modules]\n"
+            "assert not bad, bad\n")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -52,3 +52,20 @@ def bf16(x: float) -> int:
     bits = f32(x)
     assert bits & 0xFFFF == 0, f"{x!r} is not a bf16 value"
     return bits >> 16
+
+
+@st.composite
+def bf16_pairs_near_range_limits(draw) -> tuple[int, int]:
+    """Two normal bf16 values whose product lies near 2^-126 (flush) or 2^128 (overflow).
+
+    Exponent fields e1 + e2 - 127 is the product's biased exponent (plus one when the
+    significands' product reaches 2): targets 126..129 straddle the flush threshold,
+    380..382 the overflow threshold.
+    """
+    target = draw(st.sampled_from([125, 126, 127, 128, 129, 380, 381, 382]))
+    lo, hi = max(1, target - 254), min(254, target - 1)
+    e1 = draw(st.integers(lo, hi))
+    e2 = target - e1
+    s1, s2 = draw(st.integers(0, 1)), draw(st.integers(0, 1))
+    f1, f2 = draw(_BF16_FRACTIONS), draw(_BF16_FRACTIONS)
+    return (s1 << 15) | (e1 << 7) | f1, (s2 << 15) | (e2 << 7) | f2

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given, settings, strategies as st
 
 import naive
-from isa_strategies import bf16, bf16_bits, f32, fp32_bits
+from isa_strategies import bf16, bf16_bits, bf16_pairs_near_range_limits, f32, fp32_bits
 from mlas_emu.isa import FPCR
 from mlas_emu.isa.bf16 import bf_add, bf_dot_add, bf_dot_add_fpcr, bf_mul
 
@@ -38,15 +38,17 @@ DOT_OPERANDS = many(fp32_bits(), bf16_bits(), bf16_bits(), bf16_bits(), bf16_bit
 @example([(0x00000001, ONE, 0, ONE, 0)])  # denormal addend
 @example([(0x80000000, NEG_ZERO16, ZERO16, ONE, MINUS_ONE)])  # -0 + (-0 + -0)
 def test_bf_dot_add_matches_exact_reference(cases):
+    """Raw bit patterns of every class, against the pseudocode with exact rationals."""
     for addend, a0, a1, b0, b1 in cases:
         assert dot(addend, a0, a1, b0, b1) == naive.bf_dot_add(addend, a0, a1, b0, b1), (addend, a0, a1, b0, b1)
 
 
 @settings(max_examples=60, deadline=None)
-@given(many(bf16_bits(), bf16_bits()))
+@given(st.lists(st.one_of(st.tuples(bf16_bits(), bf16_bits()), bf16_pairs_near_range_limits()), min_size=1, max_size=40))
 @example([(bf16(2.0**-63), bf16(2.0**-64))])  # 2^-127: below 2^-126, flushed
 @example([(bf16(2.0**-63), bf16(2.0**-63))])  # exactly 2^-126: kept
 @example([(bf16(2.0**127), bf16(2.0))])  # 2^128: overflow
+@example([(bf16(1.5 * 2.0**-64), bf16(2.0**-63))])  # 1.5 * 2^-127: flushed
 def test_bf_mul_matches_exact_reference(cases):
     for op1, op2 in cases:
         assert int(bf_mul(np.uint16(op1), np.uint16(op2))) == naive.bf_mul(op1, op2), (op1, op2)
@@ -85,11 +87,25 @@ def test_bf_dot_add_fpcr_matches_exact_reference(fpcr, cases):
         assert dot(*args, fpcr) == naive.bf_dot_add(*args, fpcr), args
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(fp32_bits(), bf16_pairs_near_range_limits(), bf16_pairs_near_range_limits()),
+                min_size=1, max_size=40))
+def test_bf_dot_add_near_flush_and_overflow_thresholds(cases):
+    for addend, (a0, b0), (a1, b1) in cases:
+        for fpcr in (None, FPCR(ebf=True)):
+            args = (addend, a0, a1, b0, b1)
+            assert dot(*args, fpcr) == naive.bf_dot_add(*args, fpcr), (args, fpcr)
+
+
 # Named cases. Each expected value follows from DESIGN-level facts (unfused, round to odd,
 # fixed flush-to-zero, default NaN) worked out by hand; `naive` must agree as well.
 NAMED = {
     "product_underflow_keeps_sign": ((0x80000000, bf16(-(2.0**-64)), NEG_ZERO16, bf16(2.0**-63), ONE), 0x80000000),
     "product_underflow_then_plus_zero": ((0x80000000, bf16(2.0**-64), ZERO16, bf16(2.0**-63), ONE), 0x00000000),
+    "product_underflow_non_power_of_two": ((0, bf16(1.5 * 2.0**-64), ZERO16, bf16(2.0**-63), ZERO16), 0x00000000),
+    "product_just_above_min_normal": ((0, bf16(1.5 * 2.0**-63), ZERO16, bf16(2.0**-63), ZERO16), 0x00C00000),
+    "product_significands_carry_into_normal": ((0, bf16(1.5 * 2.0**-64), ZERO16, bf16(1.5 * 2.0**-63), ZERO16), 0x00900000),
+    "product_overflow_non_power_of_two": ((0, bf16(1.5 * 2.0**127), ZERO16, bf16(-1.5), ZERO16), NEG_INF),
     "product_exactly_min_normal": ((0, bf16(2.0**-63), ZERO16, bf16(2.0**-63), ONE), 0x00800000),
     "exact_cancellation_is_plus_zero": ((f32(1.0), ONE, ZERO16, MINUS_ONE, ZERO16), 0x00000000),
     "exact_cancellation_negative_addend": ((f32(-1.0), ONE, ZERO16, ONE, ZERO16), 0x00000000),

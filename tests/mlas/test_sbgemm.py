@@ -192,3 +192,22 @@ def test_instruction_path_and_trace_through_the_driver():
     # rows 8 + 1 (4 + 1 row pairs) x columns 8 + 3 (4 + 2 column pairs), 3 steps of 4 k
     expected = 3 * (4 * 4 + 4 * 2 + 1 * 4 + 1 * 2)
     assert sum(r.mnemonic == "bfmmla" for r in trace) == expected
+
+
+def test_host_threads_never_change_bits():
+    import numba
+
+    rng = np.random.default_rng(16)
+    A = rng.standard_normal((37, 300)).astype(np.float32)
+    B = rng.standard_normal((300, 70)).astype(np.float32)
+    before = numba.get_num_threads()
+    try:
+        results = []
+        for host in sorted({1, before}):
+            numba.set_num_threads(host)
+            got, _ = _run(A, B, packed_b=False, threads=2)
+            results.append(got.view(np.uint32))
+    finally:
+        numba.set_num_threads(before)
+    for r in results[1:]:
+        np.testing.assert_array_equal(r, results[0])

@@ -51,7 +51,7 @@ def assert_same_bits(got, expected, *inputs):
 
 
 @pytest.mark.parametrize("name", ["bfmmla", "bfdot"])
-@pytest.mark.parametrize("segments", [1, 2])
+@pytest.mark.parametrize("segments", [1, 2, 4])
 @settings(max_examples=2, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1))
 @example(seed=0)
@@ -84,7 +84,7 @@ def test_bf16_bit_pattern_operands(oracle):
 
 
 @pytest.mark.parametrize("name", sorted(INTEGER_FORMS))
-@pytest.mark.parametrize("segments", [1, 2])
+@pytest.mark.parametrize("segments", [1, 2, 4])
 @settings(max_examples=2, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1))
 @example(seed=0)

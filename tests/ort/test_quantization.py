@@ -98,7 +98,7 @@ def test_matmul_integer(oracle, version, spec, kind, per_column, b_is_initialize
     model, feeds = build_model("MatMulInteger", [("A", A), ("B", B), ("a_zero_point", zpa), ("b_zero_point", zpb)],
                                np.int32, constants=constants)
     expected = oracle.run_model(model, feeds, ort_version=version)["Y"]
-    same_bits(ort.matmul_integer(A, B, zpa, zpb, ort_version=version), expected)
+    same_bits(ort.matmul_integer(A, B, zpa, zpb, b_is_initializer=b_is_initializer, ort_version=version), expected)
 
 
 @pytest.mark.oracle
@@ -177,7 +177,8 @@ def test_dynamic_quantize_matmul(oracle, version, spec, b_signed, per_column, wi
                                                          ("b_zero_point", zp), ("bias", bias)],
                                np.float32, domain=MS, constants=constants)
     expected = oracle.run_model(model, feeds, ort_version=version)["Y"]
-    same_bits(ort.dynamic_quantize_matmul(A, B, scale, zp, bias, ort_version=version), expected)
+    same_bits(ort.dynamic_quantize_matmul(A, B, scale, zp, bias, b_is_initializer=b_is_initializer,
+                                          ort_version=version), expected)
 
 
 @pytest.mark.oracle
@@ -254,7 +255,8 @@ def test_qlinear_matmul(oracle, version, spec, kind, per_column, b_is_initialize
                                 ("b_zero_point", zpb), ("y_scale", y_scale), ("y_zero_point", zpy)],
                                a_dt, constants=constants)
     expected = oracle.run_model(model, feeds, ort_version=version)["Y"]
-    same_bits(ort.qlinear_matmul(A, a_scale, zpa, B, b_scale, zpb, y_scale, zpy, ort_version=version), expected)
+    same_bits(ort.qlinear_matmul(A, a_scale, zpa, B, b_scale, zpb, y_scale, zpy, b_is_initializer=b_is_initializer,
+                                 ort_version=version), expected)
 
 
 # --- bad input -------------------------------------------------------------------------------
@@ -279,6 +281,7 @@ AF = np.zeros((2, 4), np.float32)
     (lambda: ort.matmul_integer(U8, BU, b_zero_point=np.zeros((3, 1), np.uint8)), ValueError, "axis -2"),
     (lambda: ort.matmul_integer(U8, BU, ort_version="1.16.0"), ValueError, "1.17.0"),
     (lambda: ort.matmul_integer(U8, BU, threads=0), ValueError, "threads"),
+    (lambda: ort.matmul_integer(U8, BU, b_is_initializer="yes"), TypeError, "b_is_initializer"),
     (lambda: ort.dynamic_quantize_matmul(U8, BU, 0.1), TypeError, "no kernel"),
     (lambda: ort.dynamic_quantize_matmul(AF, BU, 0.0), ValueError, "finite and > 0"),
     (lambda: ort.dynamic_quantize_matmul(AF, BU, -1.0), ValueError, "finite and > 0"),

@@ -320,3 +320,14 @@ def test_importing_teach_does_not_import_matplotlib():
             "assert 'matplotlib' not in sys.modules, 'matplotlib imported eagerly'")  # fmt: skip
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.oracle
+def test_fmla_counts_equal_the_real_sgemm(oracle):
+    # fp32 MatMul without fastmath: MLAS SGEMM (FMLA by element), with K blocks of 256 joined in
+    # add mode (C += acc * alpha, also FMLA), and the GEMV kernel for M = 1 with a non-packed B.
+    shapes = [(4, 16, 300, True), (10, 8, 300, True), (1, 17, 33, False), (5, 20, 7, True)]
+    model, feeds = _onnx_model([("MatMul", M, N, K, "f32", "f32", packed) for M, N, K, packed in shapes])
+    expected = sum(trace("sgemm", M, N, K, packed_b=packed).counts["fmla"] for M, N, K, packed in shapes)
+    got = oracle.count_instructions(model, feeds, mnemonics=("fmla",), ort_version="1.17.1")
+    assert got == {"fmla": expected}

@@ -1,4 +1,5 @@
-"""Every fenced ``python`` block of docs/tutorials/*.md runs, in order, one namespace per page."""
+"""Every fenced ``python`` block of docs/tutorials/*.md (and of the quick start in docs/index.md)
+runs, in order, one namespace per page."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-TUTORIALS = sorted((Path(__file__).resolve().parents[2] / "docs" / "tutorials").glob("*.md"))
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+TUTORIALS = sorted((DOCS / "tutorials").glob("*.md"))
+PAGES = [DOCS / "index.md", *TUTORIALS]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 
@@ -16,7 +19,7 @@ def test_there_are_tutorials():
     assert all(BLOCK.search(p.read_text()) for p in TUTORIALS)
 
 
-@pytest.mark.parametrize("page", TUTORIALS, ids=lambda p: p.name)
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
 def test_tutorial_runs(page, monkeypatch, tmp_path):
     matplotlib = pytest.importorskip("matplotlib")
     matplotlib.use("Agg")
