@@ -1,7 +1,7 @@
 """The independent exact reference: Arm ARM pseudocode transliterated with Python ints and Fractions.
 
 Written from the Arm Architecture Reference Manual for A-profile, DDI0487 M.a.a, J1.3
-shared/functions/float (BFUnpack, BFMulH, FPAdd_BF16, BFRound, BFDotAdd, FPUnpackBase,
+(its float functions: BFUnpack, BFMulH, FPAdd_BF16, BFRound, BFDotAdd, FPUnpackBase,
 FPRoundBase, FPAdd, FPDot, FPConvertBF, FPConvertNaN, FPProcessNaNs) and J1.3 MatMulAdd.
 Where the pseudocode says ``real`` this module uses ``fractions.Fraction``; bit fields are
 plain ints. It is slow and simple on purpose and shares no code with ``mlas_emu``.

@@ -70,8 +70,8 @@ def _attrs(node) -> dict:
 
 
 def matmul_path(a_shape, b_shape, *, fastmath, trans_a=False, trans_b=False, alpha=1.0, ort_version=None,
-                faithful=True) -> str:
-    """Which MLAS routine ``MatMul<float>::Compute`` (matmul.cc) calls: SBGEMM or fp32 SGEMM.
+                faithful=True) -> tuple[str, tuple[int, int, int]]:
+    """Which MLAS routine ``MatMul<float>::Compute`` (matmul.cc) calls, SBGEMM or fp32 SGEMM, and (M, N, K).
 
     The gate of :func:`mlas_emu.ort.matmul.fused_matmul`: fastmath on, transB off, N*K >= 32
     (``kFastMathModeKernelsizeThreshold``), transA off from 1.25; with ``faithful=False`` a

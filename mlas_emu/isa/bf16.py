@@ -1,6 +1,6 @@
 """BFloat16 arithmetic of BFMMLA and BFDOT, on bit patterns, compiled.
 
-Corresponds to the Arm ARM pseudocode (DDI0487 M.a.a, J1.3 shared/functions/float):
+Corresponds to the Arm ARM pseudocode (DDI0487 M.a.a, J1.3, float functions):
 
     BFDotAdd(addend, op1_a, op1_b, op2_a, op2_b, fpcr)      -> bf_dot_add / bf_dot_add_fpcr
       FEAT_EBF16 absent or FPCR.EBF == 0:
@@ -16,6 +16,9 @@ of the default NaN), which is why ``bf_mul``/``bf_add``/``bf_dot_add`` take no f
 ``*_fpcr`` variants do. Graviton3 runs ``bf_dot_add`` (no FEAT_EBF16, FPCR.AH == 0).
 
 Values between unpacking and rounding are exact triples ``(sign, mag, exp)``: see :mod:`.fp`.
+For speed, operands that are all normal take short paths (a product of two 8-bit significands
+is exact, so BFRound only checks the exponent; a sum is formed exactly in 64-bit integers);
+every other class goes through the pseudocode's case analysis line by line.
 """
 
 from __future__ import annotations
@@ -194,6 +197,18 @@ def bf_mul(op1, op2):
 def bf_add(op1, op2):
     """FPAdd_BF16(op1, op2, fpcr) with FPCR.AH == 0: fp32 bits + fp32 bits -> fp32 bits."""
     return bf_add_ah(op1, op2, _DNAN)
+
+
+@njit
+def bf_mul_fpcr(op1, op2, fpcr):
+    """BFMulH(op1, op2, fpcr) for any FPCR value (only FPCR.AH is read: the default NaN's sign)."""
+    return bf_mul_ah(op1, op2, fp_default_nan(fpcr))
+
+
+@njit
+def bf_add_fpcr(op1, op2, fpcr):
+    """FPAdd_BF16(op1, op2, fpcr) for any FPCR value (only FPCR.AH is read)."""
+    return bf_add_ah(op1, op2, fp_default_nan(fpcr))
 
 
 @njit

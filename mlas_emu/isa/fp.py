@@ -1,8 +1,9 @@
 """Shared floating-point pieces of the Arm ARM pseudocode, on bit patterns, compiled.
 
-Arm ARM DDI0487 M.a.a, J1.3 shared/functions/float: FPUnpackBase, FPRoundBase, FPAdd, FPDot,
-FPDefaultNaN, FPProcessNaNs. These serve the paths that follow FPCR: BFCVT and the FEAT_EBF16
-(``FPCR.EBF == 1``) BFDotAdd. The fixed-behaviour BFloat16 arithmetic is in :mod:`.bf16`.
+Arm ARM DDI0487 M.a.a, J1.3 (float functions of the shared pseudocode): FPUnpackBase,
+FPRoundBase, FPAdd, FPDot, FPDefaultNaN, FPProcessNaNs. These serve the paths that follow
+FPCR: BFCVT and the FEAT_EBF16 (``FPCR.EBF == 1``) BFDotAdd. The fixed-behaviour BFloat16
+arithmetic is in :mod:`.bf16`.
 
 Where the pseudocode uses unbounded reals, values here are exact triples ``(sign, mag, exp)``
 meaning ``(-1)**sign * mag * 2**exp`` with ``0 <= mag < 2**63`` (int64). Every operation is
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from numba import config as numba_config
 from numba.cpython.unsafe.numbers import leading_zeros  # LLVM ctlz intrinsic
 
 from .._jit import njit
@@ -69,10 +71,18 @@ def fp_default_nan(fpcr):
     return np.uint32((np.uint32(fpcr_field(fpcr, 1, 1)) << 31) | DEFAULT_NAN)
 
 
-@njit(inline="always")
-def bit_length(x):
-    """Number of significant bits of a non-negative int64 (0 for 0): 64 - count leading zeros."""
-    return np.int64(64 - leading_zeros(np.uint64(x)))
+if numba_config.DISABLE_JIT:  # plain Python (coverage runs): the intrinsic cannot run
+
+    def bit_length(x):
+        """Number of significant bits of a non-negative integer (0 for 0)."""
+        return np.int64(int(x).bit_length())
+
+else:
+
+    @njit(inline="always")
+    def bit_length(x):
+        """Number of significant bits of a non-negative int64 (0 for 0): 64 - count leading zeros."""
+        return np.int64(64 - leading_zeros(np.uint64(x)))
 
 
 @njit(inline="always")

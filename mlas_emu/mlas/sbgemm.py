@@ -150,6 +150,7 @@ class _Run:
     path: str
     log: DefectLog
     trace: list | None
+    a_cache: dict = field(default_factory=dict)
 
 
 def sbgemm_batch(m: int, n: int, k: int, data: list[SBGemmData], *, threads: int = 1,
@@ -255,7 +256,10 @@ def sbgemm_kernel(count_m, count_n, count_k, a, a_off, lda, buf, known, b_off, c
     path), then stores (ZeroMode) or adds (Add mode) into C.
     """
     rows = a_off + np.arange(count_m) * lda
-    a_op = kn.read_a_operand(a, rows, count_k)
+    key = (id(a), a_off, lda, count_m, count_k)
+    a_op = run.a_cache.get(key)
+    if a_op is None:  # the same A block serves every N slice of a K block
+        a_op = run.a_cache[key] = kn.read_a_operand(a, rows, count_k)
     bits = a_op.bits
     over = a_op.over_read
     if over.any():

@@ -71,7 +71,7 @@ def format_status(info: dict) -> str:
         lines.append("onnxruntime     none installed")
     for version, ort in info["ort"].items():
         lines.append(f"onnxruntime     {version:<8} numpy {ort['numpy']:<8} {ort['mb']:>7} MB")
-    lines.append("ready" if info["ready"] else "not ready: run mlas-emu oracle setup")
+    lines.append("ready" if info["ready"] else f"not ready: {info['unavailable_reason']}")
     return "\n".join(lines)
 
 

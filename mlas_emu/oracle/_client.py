@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import os
 import struct
 import subprocess
 import tempfile
@@ -40,10 +41,17 @@ class OrtWorker:
         return self._proc.poll() is None
 
     def request(self, header: dict, blobs=()) -> tuple[dict, list[bytes]]:
-        """Send one request and wait for its reply (raises ``OracleError`` if the worker died)."""
+        """Send one request and wait for its reply (raises ``OracleError`` if the worker died
+        or gave no answer within ``$MLAS_EMU_ORACLE_TIMEOUT`` seconds, default 1800)."""
         with self._lock:
             try:
                 _write(self._proc.stdin, header, blobs)
+                if not _wait_readable(self._proc.stdout, _timeout()):
+                    self._proc.kill()
+                    self._proc.wait()
+                    raise OracleError(
+                        f"ONNX Runtime {self.ort_version} under qemu-aarch64 gave no answer within "
+                        f"{_timeout():.0f} s (MLAS_EMU_ORACLE_TIMEOUT); the worker was stopped")
                 reply, out = _read(self._proc.stdout)
             except (BrokenPipeError, EOFError, OSError, struct.error) as exc:
                 raise self._crashed() from exc
@@ -117,6 +125,19 @@ def run_session(model_bytes: bytes, feeds: dict[str, np.ndarray], *, ort_version
         raise OracleError(f"ONNX Runtime {ort_version} on Arm (-cpu {cpu}) failed: {reply.get('error')}")
     return {name: np.frombuffer(blob, dtype=np.dtype(dtype)).reshape(shape).copy()
             for (name, dtype, shape), blob in zip(reply["outputs"], out)}
+
+
+def _timeout() -> float:
+    return float(os.environ.get("MLAS_EMU_ORACLE_TIMEOUT", "1800"))
+
+
+def _wait_readable(stream, timeout: float) -> bool:
+    """Whether the worker's reply starts within ``timeout`` seconds (its buffer is empty
+    between replies, so waiting on the pipe itself is enough)."""
+    import select
+
+    ready, _, _ = select.select([stream.fileno()], [], [], timeout)
+    return bool(ready)
 
 
 def _write(stream, header: dict, blobs) -> None:

@@ -94,7 +94,8 @@ def status() -> dict:
             if _paths.is_complete(folder):
                 info["ort"][folder.name] = {**_dir_info(folder), "numpy": _dist_version(folder, "numpy")}
     info["total_mb"] = round(_size(root) / 2**20, 1) if root.is_dir() else 0.0
-    info["ready"] = unavailable_reason() is None
+    info["unavailable_reason"] = unavailable_reason()
+    info["ready"] = info["unavailable_reason"] is None
     return info
 
 

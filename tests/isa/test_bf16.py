@@ -10,7 +10,7 @@ from hypothesis import example, given, settings, strategies as st
 import naive
 from isa_strategies import bf16, bf16_bits, bf16_pairs_near_range_limits, f32, fp32_bits
 from mlas_emu.isa import FPCR
-from mlas_emu.isa.bf16 import bf_add, bf_dot_add, bf_dot_add_fpcr, bf_mul
+from mlas_emu.isa.bf16 import bf_add, bf_add_fpcr, bf_dot_add, bf_dot_add_fpcr, bf_mul, bf_mul_fpcr
 
 NAN = 0x7FC00000  # FPDefaultNaN, FPCR.AH == 0
 NEG_NAN = 0xFFC00000  # FPDefaultNaN, FPCR.AH == 1
@@ -143,6 +143,15 @@ def test_named_case(name):
     args, expected = NAMED[name]
     assert dot(*args) == expected
     assert naive.bf_dot_add(*args) == expected
+
+
+@settings(max_examples=30, deadline=None)
+@given(many(bf16_bits(), bf16_bits(), fp32_bits(), fp32_bits()))
+def test_fpcr_variants_of_the_parts(cases):
+    for fpcr in (FPCR(), FPCR(ah=True)):
+        for a, b, x, y in cases:
+            assert int(bf_mul_fpcr(np.uint16(a), np.uint16(b), fpcr.bits)) == naive.bf_mul(a, b, fpcr)
+            assert int(bf_add_fpcr(np.uint32(x), np.uint32(y), fpcr.bits)) == naive.bf_add(x, y, fpcr)
 
 
 def test_default_nan_sign_follows_ah():
