@@ -100,6 +100,8 @@ class SBGemmData:
     c_offset: int
     ldc: int
     bias: np.ndarray | None = None
+    #: which elements of a packed ``b`` hold data (None: all); reads elsewhere are undefined
+    b_known: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -208,7 +210,7 @@ def _packed_operation(m, range_start_n, range_count_n, aligned_n, k, d, a_off, c
             bias = None
             if zero_mode and d.bias is not None:
                 bias = d.bias[slice_start_n : slice_start_n + count_n]
-            sbgemm_kernel(m, count_n, count_k, d.a, a_off + k0, d.lda, d.b, None, d.b_offset + pb,
+            sbgemm_kernel(m, count_n, count_k, d.a, a_off + k0, d.lda, d.b, d.b_known, d.b_offset + pb,
                           d.c, c_off + n0, d.ldc, bias, zero_mode, run)
 
 

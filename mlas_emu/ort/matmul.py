@@ -215,37 +215,64 @@ def fused_matmul(A, B, *, trans_a: bool = False, trans_b: bool = False, alpha: f
                    and b.shape[0] * b.shape[1] >= FASTMATH_KERNELSIZE_THRESHOLD)
     use_sbgemm = (fastmath and not tb and plan.n * plan.k >= FASTMATH_KERNELSIZE_THRESHOLD
                   and (not profile.trans_a_gate or not ta))
-    if use_sbgemm and packable and not bf16_packed:
-        raise NotImplementedError(
-            f"ONNX Runtime {ort_version or '1.27.0'} packs this B for fp32 SGEMM but computes with SBGEMM "
-            "(transA set on a 1-D A): the result is not modelled")
     notes = []
+    # 1.25+: PrePack tests the transA attribute, Compute the effective transA (false for a 1-D
+    # A), so B is packed for fp32 SGEMM and SBGEMM reads that buffer as bf16.
+    fp32_buffer_as_bf16 = use_sbgemm and packable and not bf16_packed
+    if fp32_buffer_as_bf16:
+        notes.append("B was pre-packed for fp32 SGEMM (transA=1 with a 1-D A) but SBGEMM reads that "
+                     "buffer as packed bf16")
     if use_sbgemm and ta:
         notes.append("transA is ignored on the SBGEMM path (A read untransposed with lda = M)")
     if use_sbgemm and alpha != 1.0:
         notes.append(f"alpha={alpha} is ignored on the SBGEMM path")
     if notes and not faithful:
-        use_sbgemm = False
+        use_sbgemm = fp32_buffer_as_bf16 = False
     if notes:
         verb = "reproduced" if faithful else "corrected (fp32 SGEMM, as later releases compute it)"
         warnings.warn(f"ONNX Runtime {_op} defect: {'; '.join(notes)}; {verb}", OrtDefectWarning, stacklevel=3)
     if use_sbgemm:
-        _run_sbgemm(a, b, plan, out, bf16_packed, threads, faithful)
+        _run_sbgemm(a, b, plan, out, bf16_packed or fp32_buffer_as_bf16, threads, faithful,
+                    fp32_buffer=fp32_buffer_as_bf16)
     else:
         _run_sgemm(a, b, plan, out, ta, tb, alpha, packable, threads)
     return out.reshape(plan.out_shape)
 
 
-def _run_sbgemm(a, b, plan, out, packed, threads, faithful):
+def _run_sbgemm(a, b, plan, out, packed, threads, faithful, fp32_buffer=False):
     """``MlasSBGemmBatch`` with one ``MLAS_SBGEMM_DATA_PARAMS`` per output matrix (Bias = null, ldc = N)."""
     a_flat = a.reshape(-1)
-    b_buf = kn.convert_pack_b(b) if packed else b.reshape(-1)
+    known = None
+    if fp32_buffer:
+        b_buf, known = _fp32_packed_as_bf16(b)
+    else:
+        b_buf = kn.convert_pack_b(b) if packed else b.reshape(-1)
     data = [
-        sb.SBGemmData(a_flat, lo, plan.lda, b_buf, 0 if packed else ro, plan.ldb, packed, out, oo, plan.n, None)
+        sb.SBGemmData(a_flat, lo, plan.lda, b_buf, 0 if packed else ro, plan.ldb, packed, out, oo, plan.n, None,
+                      known)
         for lo, ro, oo in zip(plan.left_offsets, plan.right_offsets, plan.out_offsets)
     ]
     log = sb.sbgemm_batch(plan.m, plan.n, plan.k, data, threads=threads, faithful=faithful)
     log.warn(stacklevel=4)
+
+
+def _fp32_packed_as_bf16(b):
+    """``GemmPackBFp32``'s buffer (``MlasGemmPackB`` into a zeroed ``MlasGemmPackBSize`` buffer of
+    align(N,16)*K floats, rounded up to 64 bytes) seen as bf16 elements: each float's low half
+    first (little endian). Elements past the buffer are unknown."""
+    from ..mlas.sgemm_kernel_neon import pack_b
+
+    k, n = b.shape
+    floats = kn.align_up(kn.align_up(n, kn.PACKED_N) * k * 4, kn.BUFFER_ALIGNMENT_BYTES) // 4
+    fp32 = np.zeros(floats, dtype=np.uint32)
+    packed = pack_b(b)
+    fp32[: packed.size] = packed
+    halves = fp32.view(np.uint16)
+    size = max(halves.size, kn.pack_b_size(n, k) // 2)
+    buf = np.zeros(size, dtype=np.uint16)
+    buf[: halves.size] = halves
+    known = np.arange(size) < halves.size
+    return buf, known
 
 
 def _run_sgemm(a, b, plan, out, ta, tb, alpha, packable, threads):
