@@ -47,6 +47,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 SHAPES = [(128, 768, 768), (128, 768, 3072), (128, 3072, 768), (512, 512, 512)]  # (M, K, N)
 QUICK_SHAPES = [(512, 512, 512)]
+SWEEP = (64, 128, 256)  # square sizes added for the plot (with 512), largest core count only
 QEMU_ANCHOR_S = 4.08  # ORT 1.17.1 SBGEMM 512^3 under qemu-aarch64, 1 thread (DESIGN anchor)
 FLOAT_COLUMNS = ["exact", "approx", "numpy32", "ort_x86", "ort_arm"]
 INT_COLUMNS = ["qgemm", "numpy64", "ort_x86_int", "ort_arm_int"]
@@ -63,15 +64,16 @@ GOALS = {  # issue 7 (and issue 4's 15x), all at M = N = K = 512 with all host c
 
 # -- measuring -----------------------------------------------------------------------------------
 
-def median_time(fn, repeat: int) -> tuple[float, float]:
-    """(median, min) wall time of ``fn()`` over ``repeat`` runs after one warm-up run."""
+def median_time(fn, repeat: int, budget_s: float = 0.5) -> tuple[float, float, int]:
+    """(median, min, runs) of ``fn()``'s wall time after one warm-up run: at least ``repeat``
+    runs, more (up to 50) while they fit in ``budget_s``, so fast contenders get stable medians."""
     fn()
     times = []
-    for _ in range(repeat):
+    while len(times) < repeat or (sum(times) < budget_s and len(times) < 50):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times), min(times)
+    return statistics.median(times), min(times), len(times)
 
 
 def _rss_bytes() -> int:
@@ -184,8 +186,8 @@ def int_case(m, k, n, cores, repeat, oracle, memory):
 def _time_all(fns, repeat, memory):
     row = {}
     for name, fn in fns.items():
-        med, best = median_time(fn, repeat)
-        row[name] = {"median_s": med, "min_s": best}
+        med, best, runs = median_time(fn, repeat)
+        row[name] = {"median_s": med, "min_s": best, "runs": runs}
         if memory:
             row[name].update(peak_memory(fn))
     return row
@@ -226,20 +228,26 @@ def worker(args) -> dict:
         rows.append({"M": m, "K": k, "N": n,
                      "float": float_case(m, k, n, args.cores, args.repeat, oracle, not args.quick),
                      "int": int_case(m, k, n, args.cores, args.repeat, oracle, not args.quick)})
-    return {"cores": args.cores, "numba_threads": numba.get_num_threads(),
+    sweep = []
+    if args.sweep:
+        for s in SWEEP:
+            sweep.append({"M": s, "K": s, "N": s,
+                          "float": float_case(s, s, s, args.cores, args.repeat, oracle, False),
+                          "int": int_case(s, s, s, args.cores, args.repeat, oracle, False)})
+    return {"cores": args.cores, "numba_threads": numba.get_num_threads(), "sweep": sweep,
             "oracle_note": reason, "loadavg_before": load_before,
             "loadavg_after": os.getloadavg(), "rows": rows}
 
 
 # -- orchestration, table, goals, plot ------------------------------------------------------------
 
-def run_worker(cores: int, args) -> dict:
+def run_worker(cores: int, args, sweep: bool) -> dict:
     env = dict(os.environ)
     env.pop("OPENBLAS_CORETYPE", None)
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(cores)
     cmd = [sys.executable, __file__, "--worker", "--cores", str(cores), "--repeat", str(args.repeat)]
-    cmd += ["--quick"] * args.quick + ["--no-oracle"] * args.no_oracle
+    cmd += ["--quick"] * args.quick + ["--no-oracle"] * args.no_oracle + ["--sweep"] * sweep
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"worker for {cores} core(s) failed:\n{out.stderr}")
@@ -308,15 +316,21 @@ def plot(result: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     run = max(result["runs"], key=lambda r: r["cores"])
-    rows = sorted(run["rows"], key=lambda r: r["M"] * r["K"] * r["N"])
-    macs = [r["M"] * r["K"] * r["N"] for r in rows]
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for kind, cols in (("float", FLOAT_COLUMNS), ("int", INT_COLUMNS)):
-        for c in cols:
-            ys = [r[kind].get(c, {}).get("median_s") for r in rows]
-            if all(y is not None for y in ys):
-                ax.loglog(macs, ys, "o-" if kind == "float" else "s--", label=c)
-    ax.set_xlabel("multiply-adds M*K*N (BERT-base shapes, 512^3)")
+    square = sorted(run["sweep"] + [r for r in run["rows"] if r["M"] == r["K"] == r["N"]],
+                    key=lambda r: r["M"])
+    bert = [r for r in run["rows"] if not r["M"] == r["K"] == r["N"]]
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for idx, (kind, c) in enumerate([("float", c) for c in FLOAT_COLUMNS]
+                                    + [("int", c) for c in INT_COLUMNS]):
+        color = colors[idx % len(colors)]
+        pts = [(r["M"] * r["K"] * r["N"], r[kind][c]["median_s"]) for r in square if c in r[kind]]
+        if pts:
+            ax.loglog(*zip(*pts), "o-" if kind == "float" else "s--", color=color, label=c)
+        pts = [(r["M"] * r["K"] * r["N"], r[kind][c]["median_s"]) for r in bert if c in r[kind]]
+        if pts:
+            ax.loglog(*zip(*pts), "x", color=color, markersize=8)
+    ax.set_xlabel("multiply-adds M*K*N (lines: square 64..512; x: BERT-base shapes, M=128)")
     ax.set_ylabel("median time (s)")
     ax.set_title(f"mlas-emu vs numpy and ONNX Runtime, {run['cores']} host cores")
     ax.grid(True, which="both", alpha=0.3)
@@ -336,6 +350,7 @@ def main(argv=None) -> int:
     p.add_argument("--no-oracle", action="store_true", help="skip ORT on emulated Arm")
     p.add_argument("--plot", type=Path, default=ROOT / "docs/images/benchmark-time.png")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--sweep", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
         args.cores = int(args.cores)
@@ -343,7 +358,7 @@ def main(argv=None) -> int:
         return 0
     ncpu = os.cpu_count() or 1
     cores = [int(c) for c in args.cores.split(",")] if args.cores else sorted({1, ncpu})
-    runs = [run_worker(c, args) for c in cores]
+    runs = [run_worker(c, args, sweep=c == max(cores) and not args.quick) for c in cores]
     result = {"command": " ".join(["python", "benchmarks/run.py", *(argv or sys.argv[1:])]),
               "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
               "machine": {"cpu_count": ncpu, "processor": _cpu_name(),

@@ -114,6 +114,7 @@ def _plot(cmp, result, path):
         errs = [np.nan if e is None else e for e in r["layer_errors"]]
         axes[0].semilogy(range(1, len(errs) + 1), errs, marker="o", label=mode)
     axes[0].set_xlabel("encoder layer")
+    axes[0].set_xticks(range(1, len(next(iter(result["modes"].values()))["layer_errors"]) + 1))
     axes[0].set_ylabel("normwise rel. error vs fp32")
     axes[0].legend()
     plot_ulp_histogram(cmp.outputs["bf16-fastmath"]["sentence_embedding"], ax=axes[1],

@@ -41,7 +41,7 @@ def _finish(fig, path):
 
 
 def plot_ulp_histogram(report, ax=None, path=None, title="distance in float32 ulps"):
-    """Counts of elements at each ulp distance, bins 0, 1, 2-3, 4-7, ... (powers of two)."""
+    """Counts of elements at each ulp distance, bins 0, 1, [2, 4), [4, 8), ... labelled 0, 1, 2^1, 2^2, ..."""
     fig, ax = _axes(ax)
     ulps = report._ulps if report._ulps is not None else np.repeat(
         np.array(list(report.ulp_histogram), dtype=np.int64), list(report.ulp_histogram.values()))
@@ -49,10 +49,12 @@ def plot_ulp_histogram(report, ax=None, path=None, title="distance in float32 ul
     edges = [0, 1] + [2 ** i for i in range(1, max(2, top.bit_length() + 1))] + [2 ** max(1, top.bit_length()) + 1]
     edges = sorted(set(edges))
     counts, _ = np.histogram(ulps, bins=edges)
-    labels = [str(lo) if hi - lo == 1 else f"{lo}-{hi - 1}" for lo, hi in zip(edges[:-1], edges[1:])]
+    # bin [2^i, 2^(i+1)) is labelled 2^i; thin the labels when there are many bins
+    labels = [str(lo) if lo < 2 else f"2^{lo.bit_length() - 1}" for lo in edges[:-1]]
     ax.bar(range(len(counts)), counts, color="#4c72b0")
-    ax.set_xticks(range(len(counts)))
-    ax.set_xticklabels(labels, rotation=45, ha="right", fontsize=8)
+    step = max(1, len(labels) // 16)
+    ax.set_xticks(range(0, len(counts), step))
+    ax.set_xticklabels(labels[::step], rotation=45, ha="right", fontsize=8)
     ax.set_yscale("log" if counts.max(initial=0) > 0 else "linear")
     ax.set_xlabel(title)
     ax.set_ylabel("elements")

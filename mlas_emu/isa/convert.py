@@ -18,6 +18,7 @@ from .._jit import njit
 from ._operands import as_fp32_bits, bf16_from_bits
 from .fp import (
     FPTYPE_INFINITY,
+    FPTYPE_QNAN,
     FPTYPE_SNAN,
     FPTYPE_ZERO,
     RNE,
@@ -67,7 +68,7 @@ def fp_convert_bf_fpcr(x_bits, fpcr):
         fpcr = fpcr | (1 << 24) | 1  # fpcr.<FIZ,FZ> = '11'
         rounding = RNE
     fptype, sign, mag, exp = fp_unpack(x_bits, fpcr)
-    if fptype >= 3:  # FPType_QNaN or FPType_SNaN
+    if fptype == FPTYPE_QNAN or fptype == FPTYPE_SNAN:
         if fpcr_field(fpcr, 25, 1) == 1:
             result = fp_default_nan(fpcr)
         else:
@@ -80,8 +81,6 @@ def fp_convert_bf_fpcr(x_bits, fpcr):
         result = fp_round_base(sign, mag, exp, 7, rounding, fpcr_field(fpcr, 24, 1) == 1, altfp)
     return np.uint16(result >> 16)
 
-
-assert FPTYPE_SNAN == 4  # fptype >= 3 above means "a NaN"
 
 
 @njit

@@ -302,7 +302,7 @@ def fp_dot(op1_a, op1_b, op2_a, op2_b, fpcr):
     t1b, s1b, m1b, e1b = fp_unpack_bf16(op1_b, fpcr)
     t2a, s2a, m2a, e2a = fp_unpack_bf16(op2_a, fpcr)
     t2b, s2b, m2b, e2b = fp_unpack_bf16(op2_b, fpcr)
-    if t1a >= FPTYPE_QNAN or t1b >= FPTYPE_QNAN or t2a >= FPTYPE_QNAN or t2b >= FPTYPE_QNAN:
+    if t1a >= FPTYPE_QNAN or t1b >= FPTYPE_QNAN or t2a >= FPTYPE_QNAN or t2b >= FPTYPE_QNAN:  # QNaN, SNaN
         return fp_default_nan(fpcr)
     inf1a = t1a == FPTYPE_INFINITY
     inf1b = t1b == FPTYPE_INFINITY

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._operands import BF16
 from .bfloat import bfmmla
 from .integer import smmla, ummla, usmmla
 

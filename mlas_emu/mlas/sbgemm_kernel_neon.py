@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._bfdot_chain import bfdot_chains
+from ._isa_bridge import bfmmla, fp_convert_bf_array
 from .trace import InstructionRecord
 
 #: ``MLAS_SBGEMM_KERNEL_NEON`` constants (sbgemm_kernel_neon.cpp).
@@ -62,8 +63,6 @@ def panel_width(columns_left: int) -> int:
 
 def bfcvtn_bits(x: np.ndarray) -> np.ndarray:
     """BFCVTN/BFCVTN2 of fp32 values (default FPCR): bf16 bit patterns (uint16)."""
-    from ._isa_bridge import fp_convert_bf_array
-
     return fp_convert_bf_array(np.ascontiguousarray(x, dtype=np.float32).view(np.uint32))
 
 
@@ -235,64 +234,89 @@ def kernel_instructions(a_bits, b_bits, bias, trace: list | None = None) -> np.n
     ``v(16+4r+q) = BFMMLA(v(16+4r+q), v(8+r), v(4+q))`` for every row pair r and column pair q.
     ``a_bits`` here are the bf16 images of A; the BFCVTN instructions are recorded, not rerun.
     """
-    from ._isa_bridge import bfmmla
-
-    rows, lanes = a_bits.shape
+    rows = a_bits.shape[0]
     count_n = b_bits.shape[1]
     init = _init_bits(bias, count_n)
     out = np.zeros((rows, count_n), dtype=np.uint32)
-    # The driver never passes more than KernelMaxM rows at once: the C++ wrapper loops.
     i0 = 0
-    while i0 < rows:
+    while i0 < rows:  # the C++ wrapper loops over row groups
         nrows = kernel_rows(rows - i0)
-        pairs = (nrows + 1) // 2
         for j0, width, stored in _col_blocks(count_n):
-            cpairs = width // 2
-            acc = np.zeros((pairs, cpairs, 4), dtype=np.uint32)
-            for q in range(cpairs):
-                b0 = init[j0 + 2 * q] if j0 + 2 * q < count_n else 0
-                b1 = init[j0 + 2 * q + 1] if j0 + 2 * q + 1 < count_n else 0
-                acc[:, q] = (b0, b1, b0, b1)
-            for k in range(0, lanes, 4):
-                vn = np.zeros((pairs, 8), dtype=np.uint16)
-                for r in range(pairs):
-                    for h in range(2):
-                        i = i0 + 2 * r + h
-                        if 2 * r + h < nrows:
-                            vn[r, 4 * h : 4 * h + 4] = a_bits[i, k : k + 4]
-                            _record(trace, "bfcvtn2" if h else "bfcvtn", (f"v{8 + r}.8h" if h else f"v{8 + r}.4h", f"A row {i}"),
-                                    {f"v{8 + r}": tuple(("A", i, kk) for kk in range(k, k + 4))}, 16, f"k={k}..{k + 3}, row {i}")
-                vm = np.zeros((cpairs, 8), dtype=np.uint16)
-                for q in range(cpairs):
-                    for h in range(2):
-                        j = j0 + 2 * q + h
-                        if j < count_n:
-                            vm[q, 4 * h : 4 * h + 4] = b_bits[k : k + 4, j]
-                    _record(trace, "ldr", (f"q{4 + q}", "[x1], #16"),
-                            {f"v{4 + q}": tuple(("B", kk, j0 + 2 * q + h) for h in range(2) for kk in range(k, k + 4))},
-                            16, f"k={k}..{k + 3}, cols {j0 + 2 * q}-{j0 + 2 * q + 1}")
-                for r in range(pairs):
-                    for q in range(cpairs):
-                        acc[r, q] = bfmmla(acc[r, q].view(np.float32), vn[r], vm[q]).view(np.uint32)
-                        _record(trace, "bfmmla", (f"v{16 + 4 * r + q}.4s", f"v{8 + r}.8h", f"v{4 + q}.8h"), {}, 0,
-                                f"k={k}..{k + 3}, rows {i0 + 2 * r}-{i0 + 2 * r + 1} x cols {j0 + 2 * q}-{j0 + 2 * q + 1}")
-            # uzp1/uzp2 .2d: lane 2*h+c of accumulator (r, q) is C[2r+h, 2q+c].
-            for r in range(pairs):
-                for h in range(2):
-                    i = 2 * r + h
-                    if i >= nrows:
-                        continue
-                    for q in range(cpairs):
-                        for c in range(2):
-                            j = j0 + 2 * q + c
-                            if j - j0 < stored:
-                                out[i0 + i, j] = acc[r, q, 2 * h + c]
-                    _record(trace, "uzp2" if h else "uzp1", (f"row {i0 + i}",), {}, 0, f"store {stored} columns")
+            acc = _bias_splat(init, j0, width, (nrows + 1) // 2)
+            for k in range(0, a_bits.shape[1], 4):
+                vn = _load_a(a_bits, i0, nrows, k, trace)
+                vm = _load_b(b_bits, j0, width, k, trace)
+                _bfmmla_tile(acc, vn, vm, i0, j0, k, trace)
+            _store(out, acc, i0, nrows, j0, stored, trace)
         i0 += nrows
     return out
 
 
+def _bias_splat(init, j0, width, pairs):
+    """Accumulators (row pair, column pair, 4 lanes) loaded with ``{b0, b1, b0, b1}`` per column pair."""
+    acc = np.zeros((pairs, width // 2, 4), dtype=np.uint32)
+    for q in range(width // 2):
+        j = j0 + 2 * q
+        b0 = init[j] if j < init.size else 0
+        b1 = init[j + 1] if j + 1 < init.size else 0
+        acc[:, q] = (b0, b1, b0, b1)
+    return acc
+
+
+def _load_a(a_bits, i0, nrows, k, trace):
+    """v8..v11: rows (2r, 2r+1) x k..k+3 each (BFCVTN into the low half, BFCVTN2 into the high half)."""
+    pairs = (nrows + 1) // 2
+    vn = np.zeros((pairs, 8), dtype=np.uint16)
+    for r in range(pairs):
+        for h in range(2):
+            if 2 * r + h < nrows:
+                i = i0 + 2 * r + h
+                vn[r, 4 * h : 4 * h + 4] = a_bits[i, k : k + 4]
+                reg = f"v{8 + r}.8h" if h else f"v{8 + r}.4h"
+                _record(trace, "bfcvtn2" if h else "bfcvtn", (reg, f"A row {i}"),
+                        {reg: tuple(("A", i, kk) for kk in range(k, k + 4))}, 16, f"k={k}..{k + 3}, row {i}")
+    return vn
+
+
+def _load_b(b_bits, j0, width, k, trace):
+    """v4..v7: column pairs (j, j+1) x k..k+3 each, one 16-byte load per register."""
+    count_n = b_bits.shape[1]
+    vm = np.zeros((width // 2, 8), dtype=np.uint16)
+    for q in range(width // 2):
+        cols = [j0 + 2 * q + h for h in range(2)]
+        for h, j in enumerate(cols):
+            if j < count_n:
+                vm[q, 4 * h : 4 * h + 4] = b_bits[k : k + 4, j]
+        _record(trace, "ldr", (f"q{4 + q}", "[x1], #16"),
+                {f"v{4 + q}.8h": tuple(("B", kk, j) for j in cols for kk in range(k, k + 4))},
+                16, f"k={k}..{k + 3}, cols {cols[0]}-{cols[1]}")
+    return vm
+
+
+def _bfmmla_tile(acc, vn, vm, i0, j0, k, trace):
+    """One 4-k step: BFMMLA for every (row pair, column pair) of the tile."""
+    for r in range(acc.shape[0]):
+        for q in range(acc.shape[1]):
+            acc[r, q] = bfmmla(acc[r, q].view(np.float32), vn[r], vm[q]).view(np.uint32)
+            i, j = i0 + 2 * r, j0 + 2 * q
+            _record(trace, "bfmmla", (f"v{16 + 4 * r + q}.4s", f"v{8 + r}.8h", f"v{4 + q}.8h"),
+                    {f"v{16 + 4 * r + q}.4s": (("C", i, j), ("C", i, j + 1), ("C", i + 1, j), ("C", i + 1, j + 1))},
+                    0, f"k={k}..{k + 3}, rows {i}-{i + 1} x cols {j}-{j + 1}")
+
+
+def _store(out, acc, i0, nrows, j0, stored, trace):
+    """UZP1/UZP2 .2d de-interleave: lane 2*h+c of accumulator (r, q) is C[2r+h, 2q+c]."""
+    for i in range(nrows):
+        r, h = divmod(i, 2)
+        for q in range(acc.shape[1]):
+            for c in range(2):
+                if 2 * q + c < stored:
+                    out[i0 + i, j0 + 2 * q + c] = acc[r, q, 2 * h + c]
+        _record(trace, "uzp2" if h else "uzp1", (f"row {i0 + i}",), {}, 0, f"store {stored} columns")
+
+
 def _record(trace, mnemonic, operands, lanes, nbytes, note):
+    """Append an :class:`InstructionRecord` when tracing."""
     if trace is not None:
         loaded = nbytes if mnemonic in ("ldr", "bfcvtn", "bfcvtn2") else 0
         trace.append(InstructionRecord(mnemonic, tuple(operands), dict(lanes), loaded, 0, note))

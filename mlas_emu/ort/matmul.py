@@ -44,7 +44,7 @@ class FastMathProfile:
 
 
 #: One profile per range of releases whose SBGEMM gating differs (checked with the oracle on
-#: 1.17.1, 1.23.2 and 1.27.0; the boundaries come from the sources' history).
+#: 1.17.1, 1.23.2, 1.24.4, 1.25.0 and 1.27.0).
 PROFILES = (
     FastMathProfile(first=(1, 17, 0), trans_a_gate=False),
     FastMathProfile(first=(1, 25, 0), trans_a_gate=True),
@@ -188,8 +188,10 @@ def fused_matmul(A, B, *, trans_a: bool = False, trans_b: bool = False, alpha: f
     """``com.microsoft.FusedMatMul``: ``alpha * op(A) @ op(B)``, run by ``MatMul<float>`` (same gating).
 
     Releases 1.17-1.24 ignore transA on the SBGEMM path (A is read untransposed with
-    lda = M) and 1.17-1.27 ignore alpha there: ``faithful=True`` reproduces that with a warning,
-    ``faithful=False`` computes the operator's definition the way later releases do (fp32 SGEMM).
+    lda = M) and 1.17-1.27 ignore alpha there; from 1.25 a 1-D A with transA=1 and a 2-D
+    constant B makes SBGEMM read B's fp32-packed buffer as bf16. ``faithful=True`` reproduces
+    these with an ``OrtDefectWarning``; ``faithful=False`` computes the operator's definition
+    the way the fixed releases do (fp32 SGEMM).
     """
     profile = profile_for(ort_version)
     a = _check_input(A, "A")

@@ -172,6 +172,8 @@ def test_fused_matmul_gating_matches_oracle(oracle, ort_version):
         dict(A=_rand((6, 20), 27), B=_rand((24, 20), 28), trans_b=True),
         dict(A=_rand((2, 20, 6), 29), B=_rand((2, 20, 24), 30), trans_a=True, b_is_initializer=False),
         dict(A=_rand((6, 20), 31), B=_rand((20, 24), 32)),
+        dict(A=_rand((20,), 33), B=_rand((20, 24), 34), trans_a=True),  # 1.25+: fp32-packed B read as bf16
+        dict(A=_rand((300,), 35), B=_rand((300, 150), 36), trans_a=True),
     ]
     _compare(oracle, cases, ort_version=ort_version, threads=1, op="FusedMatMul")
 
