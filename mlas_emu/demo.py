@@ -1,6 +1,7 @@
-"""``mlas-emu demo``: one BFMMLA instruction worked through step by step.
+"""``mlas-emu demo``: the MiniLM comparison, or one BFMMLA instruction worked through.
 
-Shows the 2x4 (A) and 4x2 (B) bf16 operands and the 2x2 fp32 accumulator (C), the lanes of the
+By default the demo runs all-MiniLM-L6-v2 under fp32, bf16 fastmath and int8 as ONNX Runtime
+would on Graviton (:mod:`mlas_emu.analysis.demo`). ``mlas-emu demo --bfmmla`` shows the 2x4 (A) and 4x2 (B) bf16 operands and the 2x2 fp32 accumulator (C), the lanes of the
 three registers, every BFDotAdd step with its round-to-odd sums (Arm ARM DDI0487 M.a.a,
 BFMatMulAddH -> BFDotAdd -> BFMulH / FPAdd_BF16 -> BFRound), and the result next to the fp32
 and float64 products.
@@ -19,14 +20,23 @@ C_VALUES = [[1.0, -0.0], [16777216.0, 0.3]]
 
 
 def register(sub):
-    p = sub.add_parser("demo", help="one BFMMLA instruction worked through step by step",
+    p = sub.add_parser("demo", help="MiniLM embeddings under fp32, bf16 fastmath and int8 as Graviton computes them",
                        description=__doc__.splitlines()[0])
+    p.add_argument("--bfmmla", action="store_true",
+                   help="instead, work one BFMMLA instruction through step by step")
+    p.add_argument("--out-dir", default=".", help="where the MiniLM demo saves its plot (default: .)")
+    p.add_argument("--ort-version", default=None, help="emulated ONNX Runtime release (default 1.27.0)")
+    p.add_argument("--threads", type=int, default=1, help="emulated intra-op thread count (default 1)")
     p.set_defaults(func=run)
 
 
 def run(args=None) -> int:
-    print(worked_example())
-    return 0
+    if args is None or getattr(args, "bfmmla", False):
+        print(worked_example())
+        return 0
+    from .analysis.demo import run as run_minilm
+
+    return run_minilm(args)
 
 
 def _f32(bits: int) -> float:

@@ -30,3 +30,17 @@ def oracle():
             pytest.fail(f"the real-Arm oracle is required (MLAS_EMU_REQUIRE_ORACLE) but unavailable: {reason}")
         pytest.skip(f"real-Arm oracle not installed: {reason}")
     return _oracle
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """With ``MLAS_EMU_NO_SKIPS=1`` (set by ``.ci/run``) any skipped test fails the run: CI has
+    every extra, the oracle and the weights installed, so a skip there means a missing install."""
+    if os.environ.get("MLAS_EMU_NO_SKIPS", "") in ("", "0"):
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if skipped:
+        for rep in skipped:
+            reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else rep.longrepr
+            reporter.write_line(f"MLAS_EMU_NO_SKIPS: skipped {rep.nodeid}: {reason}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

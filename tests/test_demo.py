@@ -1,4 +1,4 @@
-"""``mlas-emu demo``: the BFMMLA worked example prints, and its numbers hang together."""
+"""``mlas-emu demo --bfmmla``: the BFMMLA worked example prints, and its numbers hang together."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from mlas_emu.cli import main
 
 
 def test_demo_prints_the_worked_example(capsys):
-    assert main(["demo"]) == 0
+    assert main(["demo", "--bfmmla"]) == 0
     text = capsys.readouterr().out
     for needle in ("vn[0] = A[0,0]", "vm[4] = B[0,1]", "vd[3] = C[1,1]", "round to odd", "float64"):
         assert needle in text
@@ -30,5 +30,5 @@ def test_demo_shows_an_inexact_step():
 
 
 def test_console_script_entry_point():
-    out = subprocess.run([sys.executable, "-m", "mlas_emu", "demo"], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-m", "mlas_emu", "demo", "--bfmmla"], capture_output=True, text=True, check=True)
     assert "BFMMLA" in out.stdout
