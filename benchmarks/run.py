@@ -157,6 +157,7 @@ def float_case(m, k, n, cores, repeat, oracle, memory):
         "ort_x86": _ort_session("MatMul", A, B, cores),
     }
     row = _time_all(fns, repeat, memory)
+    row["io_bytes"] = A.nbytes + B.nbytes + m * n * 4
     row["distance_approx_vs_exact"] = _distance(fns["approx"](), fns["exact"]())
     if oracle is not None:
         row["ort_arm"] = _time_once(lambda: oracle.matmul(A, B, fastmath=True))
@@ -178,6 +179,7 @@ def int_case(m, k, n, cores, repeat, oracle, memory):
                                     [("a_zero_point", np.array(zpa)), ("b_zero_point", np.array(zpb))]),
     }
     row = _time_all(fns, repeat, memory)
+    row["io_bytes"] = A.nbytes + B.nbytes + m * n * 4
     if oracle is not None:
         row["ort_arm_int"] = _time_once(lambda: oracle.matmul_integer(A, B, zpa, zpb))
     return row

@@ -442,3 +442,69 @@ def dot_add(addend, op1, op2, op1_unsigned, op2_unsigned):
              + sum(_int(op1[4 * e + t], 8, op1_unsigned) * _int(op2[4 * e + t], 8, op2_unsigned)
                    for t in range(4))) % (1 << 32)
             for e in range(len(addend))]
+
+
+# --- FMLA / FMUL (single precision) ----------------------------------------------------------
+
+def fp_process_nans3(type1, type2, type3, op1, op2, op3, fpcr):
+    """FPProcessNaNs3 for N = 32 with FPCR.AH = 0: ``(done, result)``."""
+    fpcr = _fpcr(fpcr)
+    assert not fpcr.ah, "FPCR.AH = 1 (FEAT_AFP NaN rules) is not written here"
+    for kind in (SNAN, QNAN):
+        for fptype, op in ((type1, op1), (type2, op2), (type3, op3)):
+            if fptype == kind:  # FPProcessNaN: quiet, or the default NaN under FPCR.DN
+                return True, fp_default_nan(fpcr) if fpcr.dn else op | (1 << 22)
+    return False, 0
+
+
+def fp_mul_add(addend, op1, op2, fpcr=None):
+    """FPMulAdd(addend, op1, op2, fpcr, fpexc) for N = 32 with FPCR.AH = 0 -> fp32 bits."""
+    rounding = fp_rounding_mode(fpcr)
+    type_a, sign_a, value_a = fp_unpack(addend, fpcr)
+    type1, sign1, value1 = fp_unpack(op1, fpcr)
+    type2, sign2, value2 = fp_unpack(op2, fpcr)
+    inf1, zero1 = type1 == INFINITY, type1 == ZERO
+    inf2, zero2 = type2 == INFINITY, type2 == ZERO
+    done, result = fp_process_nans3(type_a, type1, type2, addend, op1, op2, fpcr)
+    if type_a == QNAN and ((inf1 and zero2) or (zero1 and inf2)):
+        return fp_default_nan(fpcr)
+    if done:
+        return result
+    inf_a, zero_a = type_a == INFINITY, type_a == ZERO
+    sign_p = sign1 ^ sign2
+    inf_p, zero_p = inf1 or inf2, zero1 or zero2
+    if (inf1 and zero2) or (zero1 and inf2) or (inf_a and inf_p and sign_a != sign_p):
+        return fp_default_nan(fpcr)
+    if (inf_a and sign_a == 0) or (inf_p and sign_p == 0):
+        return fp_infinity(0)
+    if (inf_a and sign_a == 1) or (inf_p and sign_p == 1):
+        return fp_infinity(1)
+    if zero_a and zero_p and sign_a == sign_p:
+        return fp_zero(sign_a)
+    result_value = value_a + value1 * value2
+    if result_value == 0:
+        return fp_zero(1 if rounding == NEGINF else 0)
+    return fp_round(result_value, fpcr, rounding)
+
+
+def fp_mul(op1, op2, fpcr=None):
+    """FPMul(op1, op2, fpcr, fpexc) for N = 32 -> fp32 bits."""
+    type1, sign1, value1 = fp_unpack(op1, fpcr)
+    type2, sign2, value2 = fp_unpack(op2, fpcr)
+    done, result = fp_process_nans(type1, type2, op1, op2, fpcr)
+    if done:
+        return result
+    inf1, zero1 = type1 == INFINITY, type1 == ZERO
+    inf2, zero2 = type2 == INFINITY, type2 == ZERO
+    if (inf1 and zero2) or (zero1 and inf2):
+        return fp_default_nan(fpcr)
+    if inf1 or inf2:
+        return fp_infinity(sign1 ^ sign2)
+    if zero1 or zero2:
+        return fp_zero(sign1 ^ sign2)
+    return fp_round(value1 * value2, fpcr)
+
+
+def fmla(vd, vn, vm, fpcr=None):
+    """FMLA Vd.4S, Vn.4S, Vm.4S: lane e = FPMulAdd(vd[e], vn[e], vm[e])."""
+    return [fp_mul_add(int(d), int(n), int(m), fpcr) for d, n, m in zip(vd, vn, vm)]

@@ -26,8 +26,7 @@ Two executions of this model that agree bit for bit (tested):
 
 - :func:`sgemm_kernel` / :func:`gemv_kernel`: the assembly's instruction sequence on register
   images (4 lanes of fp32 bits), with optional :class:`~mlas_emu.mlas.trace.InstructionRecord`
-  output; every lane operation is :func:`fp_mul_add` (exact fp32 FMA by round-to-odd in
-  float64).
+  output; every lane operation is :func:`mlas_emu.isa.fp32.fp_mul_add` (FPMulAdd).
 - :func:`chain_rows`: the same per-element chains compiled with numba around the host's
   correctly rounded ``llvm.fma.f32``; elements that end as NaN are recomputed with the
   Arm NaN rules (:func:`fp_mul_add`), since x86 propagates and generates NaNs differently.
@@ -35,11 +34,10 @@ Two executions of this model that agree bit for bit (tested):
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from mlas_emu._jit import njit, prange
+from mlas_emu.isa.fp32 import fp_mul, fp_mul_add
 
 from .trace import InstructionRecord
 
@@ -57,134 +55,6 @@ PANEL_WIDTH = 16
 THREAD_COMPLEXITY = 64 * 1024
 #: ``MLAS_SGEMM_TRANSA_ROWS`` (sgemm.cpp): rows of A transposed at a time into PanelA.
 TRANSA_ROWS = 12
-
-#: Arm ARM ``FPDefaultNaN``: sign 0, exponent all ones, quiet bit set, rest zero (not x86's
-#: 0xFFC00000). Produced for invalid operations (0 x inf, inf - inf).
-DEFAULT_NAN = 0x7FC00000
-_QUIET_BIT = 0x00400000
-_EXP_MASK = 0x7F800000
-_FRAC_MASK = 0x007FFFFF
-
-
-# --------------------------------------------------------------------------------------------
-# Arm ARM floating point on fp32 bit patterns (FPCR: RNE, FZ=0, DN=0, AH=0)
-
-
-@njit
-def _is_nan(b):
-    return (b & _EXP_MASK) == _EXP_MASK and (b & _FRAC_MASK) != 0
-
-
-@njit
-def _is_snan(b):
-    return _is_nan(b) and (b & _QUIET_BIT) == 0
-
-
-@njit
-def _is_inf(b):
-    return (b & 0x7FFFFFFF) == _EXP_MASK
-
-
-@njit
-def _is_zero(b):
-    return (b & 0x7FFFFFFF) == 0
-
-
-@njit
-def _decode(b):
-    """``FPUnpack`` value of a non-NaN fp32 bit pattern, as an exact float64."""
-    sign = -1.0 if (b >> 31) & 1 else 1.0
-    exp = int((b >> 23) & 0xFF)  # int(): numpy integers when run without the JIT
-    frac = int(b & _FRAC_MASK)
-    if exp == 0xFF:
-        return sign * np.inf
-    if exp == 0:  # denormal (FZ = 0: kept) or zero, keeps its sign
-        return sign * math.ldexp(float(frac), -149)
-    return sign * math.ldexp(float(frac | 0x800000), exp - 150)
-
-
-@njit
-def _encode(x):
-    """fp32 bit pattern of a float64 that is exactly an fp32 value (or an infinity)."""
-    sign = 0x80000000 if math.copysign(1.0, x) < 0.0 else 0
-    ax = abs(x)
-    if ax == np.inf:
-        return sign | _EXP_MASK
-    if ax == 0.0:
-        return sign
-    mant, ex = math.frexp(ax)  # ax = mant * 2**ex, 0.5 <= mant < 1
-    if ex - 1 >= -126:
-        return sign | ((ex - 1 + 127) << 23) | (int(mant * 16777216.0) - 0x800000)
-    return sign | int(ax * 2.0**149)
-
-
-@njit
-def _round_to_odd_sum(a, p):
-    """``a + p`` rounded to float64 with round to odd (truncate, then set the last bit if
-    anything was discarded). Rounding that to fp32 is then the correctly rounded sum: float64
-    carries 29 > 24 + 1 extra bits (Boldo & Melquiond, "When double rounding is odd")."""
-    s = a + p
-    if math.isinf(s) or s == 0.0:  # exact zero sums are exact; infinities are final
-        return s
-    bp = s - a  # TwoSum: err is exactly (a + p) - s
-    err = (a - (s - bp)) + (p - bp)
-    if err == 0.0:
-        return s
-    mant, _ = math.frexp(s)
-    if int(abs(mant) * 9007199254740992.0) & 1:  # already odd: it is the round-to-odd result
-        return s
-    return np.nextafter(s, math.copysign(np.inf, err))
-
-
-@njit
-def fp_mul_add(addend, op1, op2):
-    """Arm ARM ``FPMulAdd(addend, op1, op2, fpcr)`` on fp32 bit patterns: ``addend + op1*op2``
-    rounded once (FMLA: addend = Vd lane, op1 = Vn lane, op2 = Vm element).
-
-    NaNs per ``FPProcessNaNs3(addend, op1, op2)``: the first signalling NaN, else the first
-    quiet NaN, quieted; except that a quiet-NaN addend with 0 x inf gives the default NaN.
-    0 x inf and inf - inf give ``FPDefaultNaN``. Exact zero sums: same-signed zeros keep the
-    sign, anything else is +0 (round to nearest).
-    """
-    if _is_snan(addend):
-        return addend | _QUIET_BIT
-    if _is_snan(op1):
-        return op1 | _QUIET_BIT
-    if _is_snan(op2):
-        return op2 | _QUIET_BIT
-    inf_zero = (_is_inf(op1) and _is_zero(op2)) or (_is_zero(op1) and _is_inf(op2))
-    if _is_nan(addend):
-        return DEFAULT_NAN if inf_zero else addend
-    if _is_nan(op1):
-        return op1
-    if _is_nan(op2):
-        return op2
-    if inf_zero:
-        return DEFAULT_NAN
-    a = _decode(addend)
-    p = _decode(op1) * _decode(op2)  # exact: 24 x 24 bits fit float64, no under/overflow
-    s = a + p
-    if s != s:  # inf - inf
-        return DEFAULT_NAN
-    return _encode(float(np.float32(_round_to_odd_sum(a, p))))
-
-
-@njit
-def fp_mul(op1, op2):
-    """Arm ARM ``FPMul(op1, op2, fpcr)`` on fp32 bit patterns (FMUL), NaNs per
-    ``FPProcessNaNs(op1, op2)``; 0 x inf gives ``FPDefaultNaN``."""
-    if _is_snan(op1):
-        return op1 | _QUIET_BIT
-    if _is_snan(op2):
-        return op2 | _QUIET_BIT
-    if _is_nan(op1):
-        return op1
-    if _is_nan(op2):
-        return op2
-    if (_is_inf(op1) and _is_zero(op2)) or (_is_zero(op1) and _is_inf(op2)):
-        return DEFAULT_NAN
-    return _encode(float(np.float32(_decode(op1) * _decode(op2))))
-
 
 # --------------------------------------------------------------------------------------------
 # Packing (data movement only: bits are copied, never converted)

@@ -1,7 +1,7 @@
 """mlas_emu.mlas.sgemm against an exact reference written from the Arm ARM and the MLAS sources.
 
-The reference below is independent of the implementation: Python ints and ``Fraction`` for
-``FPUnpack`` / ``FPMulAdd`` / ``FPMul`` / ``FPRound`` (DDI0487 M.a.a, FPCR: RNE, FZ=0, DN=0),
+The reference is independent of the implementation: Python ints and ``Fraction`` for
+``FPUnpack`` / ``FPMulAdd`` / ``FPMul`` / ``FPRound`` (tests/naive.py, DDI0487 M.a.a, default FPCR),
 and the K blocking of onnxruntime/core/mlas/lib/sgemm.cpp written as a table for one thread.
 Thread splits are checked against the real-Arm oracle in test_sgemm_oracle.py.
 """
@@ -9,7 +9,6 @@ Thread splits are checked against the real-Arm oracle in test_sgemm_oracle.py.
 from __future__ import annotations
 
 import importlib
-from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -19,109 +18,18 @@ from hypothesis import strategies as st
 from mlas_emu.mlas.sgemm import operation_strides, plan, sgemm, thread_counts, thread_ranges
 from mlas_emu.mlas.sgemm_kernel_neon import fp_mul, fp_mul_add
 
+import naive
+
 #: the module (the package attribute ``mlas_emu.mlas.sgemm`` is the function)
 sgemm_mod = importlib.import_module("mlas_emu.mlas.sgemm")
 
 # ---------------------------------------------------------------------------------------------
 # Exact reference (Arm ARM pseudocode, fp32 bit patterns as Python ints)
 
-QNAN_BIT = 1 << 22
 DEFAULT_NAN = 0x7FC00000
-
-
-def unpack(bits):
-    """FPUnpack: (type, sign, value) with value an exact Fraction; denormals kept (FZ = 0)."""
-    sign = bits >> 31
-    exp = (bits >> 23) & 0xFF
-    frac = bits & 0x7FFFFF
-    if exp == 0xFF:
-        if frac == 0:
-            return "inf", sign, None
-        return ("qnan" if frac & QNAN_BIT else "snan"), sign, None
-    if exp == 0:
-        value = Fraction(frac, 2**149)
-        kind = "zero" if frac == 0 else "denormal"
-    else:
-        value = Fraction(frac | 0x800000) * Fraction(2) ** (exp - 150)
-        kind = "normal"
-    return kind, sign, -value if sign else value
-
-
-def fp_round(value: Fraction) -> int:
-    """FPRound to fp32, round to nearest even, non-zero value; overflow -> infinity."""
-    sign = 1 if value < 0 else 0
-    mag = abs(value)
-    exp = mag.numerator.bit_length() - mag.denominator.bit_length()
-    if Fraction(2) ** exp > mag:
-        exp -= 1
-    exp = max(exp, -126)  # below the normal range: denormal spacing 2**-149
-    scaled = mag / Fraction(2) ** (exp - 23)
-    n = scaled.numerator // scaled.denominator
-    rest = scaled - n
-    if rest > Fraction(1, 2) or (rest == Fraction(1, 2) and n % 2 == 1):
-        n += 1
-    if n == 1 << 24:
-        n >>= 1
-        exp += 1
-    if exp > 127:
-        return (sign << 31) | 0x7F800000
-    if n < 1 << 23:  # denormal (exp == -126)
-        return (sign << 31) | n
-    return (sign << 31) | ((exp + 127) << 23) | (n - (1 << 23))
-
-
-def process_nans(pairs):
-    """FPProcessNaNs / FPProcessNaNs3: first SNaN, else first QNaN, quieted."""
-    for kind, bits in pairs:
-        if kind == "snan":
-            return bits | QNAN_BIT
-    for kind, bits in pairs:
-        if kind == "qnan":
-            return bits
-    return None
-
-
-def ref_fp_mul_add(addend, op1, op2):
-    ta, sa, va = unpack(addend)
-    t1, s1, v1 = unpack(op1)
-    t2, s2, v2 = unpack(op2)
-    nan = process_nans([(ta, addend), (t1, op1), (t2, op2)])
-    inf_zero = (t1 == "inf" and t2 == "zero") or (t1 == "zero" and t2 == "inf")
-    if ta == "qnan" and inf_zero:
-        return DEFAULT_NAN
-    if nan is not None:
-        return nan
-    sp = s1 ^ s2
-    inf_p = "inf" in (t1, t2)
-    zero_p = "zero" in (t1, t2)
-    if inf_zero or (ta == "inf" and inf_p and sa != sp):
-        return DEFAULT_NAN
-    if (ta == "inf" and sa == 0) or (inf_p and sp == 0):
-        return 0x7F800000
-    if (ta == "inf" and sa == 1) or (inf_p and sp == 1):
-        return 0xFF800000
-    if ta == "zero" and zero_p and sa == sp:
-        return sa << 31
-    exact = va + v1 * v2
-    if exact == 0:
-        return 0  # round to nearest: +0
-    return fp_round(exact)
-
-
-def ref_fp_mul(op1, op2):
-    t1, s1, v1 = unpack(op1)
-    t2, s2, v2 = unpack(op2)
-    nan = process_nans([(t1, op1), (t2, op2)])
-    if nan is not None:
-        return nan
-    sp = s1 ^ s2
-    if (t1 == "inf" and t2 == "zero") or (t1 == "zero" and t2 == "inf"):
-        return DEFAULT_NAN
-    if "inf" in (t1, t2):
-        return (sp << 31) | 0x7F800000
-    if "zero" in (t1, t2):
-        return sp << 31
-    return fp_round(v1 * v2)
+#: FPMulAdd / FPMul written from the Arm ARM with Fractions (default FPCR: RNE, FZ=0, DN=0)
+ref_fp_mul_add = naive.fp_mul_add
+ref_fp_mul = naive.fp_mul
 
 
 def ref_block_len(M, N, K, *, trans_a, trans_b, alpha, beta, packed_b):
