@@ -73,13 +73,13 @@ def matmul_path(a_shape, b_shape, *, fastmath, trans_a=False, trans_b=False, alp
                 faithful=True) -> tuple[str, tuple[int, int, int]]:
     """Which MLAS routine ``MatMul<float>::Compute`` (matmul.cc) calls, SBGEMM or fp32 SGEMM, and (M, N, K).
 
-    The gate of :func:`mlas_emu.ort.matmul.fused_matmul`: fastmath on, transB off, N*K >= 32
+    The gate of :func:`mlas_emu.ort.matmul_op.fused_matmul`: fastmath on, transB off, N*K >= 32
     (``kFastMathModeKernelsizeThreshold``), transA off from 1.25; with ``faithful=False`` a
     FusedMatMul whose SBGEMM would ignore transA or alpha is computed with SGEMM.
     """
     import importlib
 
-    mm = importlib.import_module("mlas_emu.ort.matmul")  # the module (``ort.matmul`` is the function)
+    mm = importlib.import_module("mlas_emu.ort.matmul_op")
 
     profile = mm.profile_for(ort_version)
     ta = bool(trans_a) and len(a_shape) != 1
@@ -93,8 +93,7 @@ def matmul_path(a_shape, b_shape, *, fastmath, trans_a=False, trans_b=False, alp
 
 
 def _matmul_like(rec: Recorder, node, a, b, *, trans_a=False, trans_b=False, alpha=1.0, fused=False):
-    # Imported from the submodule: once it is loaded, ``mlas_emu.ort.matmul`` names the module.
-    from ..ort.matmul import fused_matmul, matmul
+    from ..ort.matmul_op import fused_matmul, matmul
 
     b_init = node.input[1] in rec.initializers
     path, mnk = matmul_path(a.shape, b.shape, fastmath=rec.fastmath, trans_a=trans_a, trans_b=trans_b,

@@ -171,7 +171,7 @@ def _rel(rep) -> str:
 
 def _local_error(rec, ort_version, threads) -> ErrorReport | None:
     """The node's kernel against MLAS fp32 SGEMM (fastmath off) on the inputs it was given."""
-    from ..ort.matmul import fused_matmul, matmul
+    from ..ort.matmul_op import fused_matmul, matmul
 
     if rec.op_type not in ("MatMul", "FusedMatMul") or len(rec.inputs) < 2:
         return None

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import importlib
 
-_EXPORTS = {"sgemm_bf16": "sbgemm", "qgemm": "qgemm", "sgemm": "sgemm"}
+# Only names that differ from a submodule's name: ``mlas_emu.mlas.qgemm`` and
+# ``mlas_emu.mlas.sgemm`` are the modules (``mlas_emu.qgemm`` is the function), because an
+# import of a submodule rebinds its name on this package.
+_EXPORTS = {"sgemm_bf16": "sbgemm"}
 
 __all__ = list(_EXPORTS)
 
 
 def __getattr__(name: str):
     if name in _EXPORTS:
-        module = importlib.import_module(f"{__name__}.{_EXPORTS[name]}")
-        # Cache this module's exports: the import just bound the submodule itself under its
-        # name (``matmul``, ``sgemm``), which would shadow the function of the same name.
-        for export, source in _EXPORTS.items():
-            if source == _EXPORTS[name] and hasattr(module, export):
-                globals()[export] = getattr(module, export)
-        return getattr(module, name)
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
     raise AttributeError(f"module 'mlas_emu.mlas' has no attribute {name!r}")

@@ -44,6 +44,7 @@ INSTRUCTIONS: dict[str, _Form] = {
     "sdot": _Form(6, np.int32, np.int8, np.int8, 4, 16),
     "udot": _Form(7, np.uint32, np.uint8, np.uint8, 4, 16),
     "usdot": _Form(8, np.int32, np.uint8, np.int8, 4, 16),
+    "fmla": _Form(9, np.float32, np.float32, np.float32, 4, 4),
 }
 _BFCVT_CODE = 2
 _NAMES = (*INSTRUCTIONS, "bfcvt")
@@ -55,7 +56,7 @@ def run_instructions(name: str, *operands, fpcr=None, cpu: str | None = None) ->
     """Run the Arm instruction ``name`` on every register of ``operands`` and return the result
     with the type and shape the ``mlas_emu.isa`` function of that name returns.
 
-    ``name``: one of bfmmla, bfdot, bfcvt, smmla, ummla, usmmla, sdot, udot, usdot. ``fpcr``:
+    ``name``: one of bfmmla, bfdot, bfcvt, fmla, smmla, ummla, usmmla, sdot, udot, usdot. ``fpcr``:
     ``None`` (the Linux default, 0), an int, or an object with the fields of ``isa.FPCR``;
     QEMU 7.2 keeps only the bits it implements (no FEAT_EBF16, no FEAT_AFP), and a value it
     does not keep raises ``OracleUnavailable``.

@@ -24,7 +24,7 @@
 #define PR_SVE_SET_VL 50
 #endif
 
-enum { BFMMLA, BFDOT, BFCVT, SMMLA, UMMLA, USMMLA, SDOT, UDOT, USDOT, N_OPS };
+enum { BFMMLA, BFDOT, BFCVT, SMMLA, UMMLA, USMMLA, SDOT, UDOT, USDOT, FMLA, N_OPS };
 
 #define CHUNK 4096
 
@@ -76,6 +76,13 @@ static void neon_op(uint32_t op, const uint8_t *in, uint8_t *out) {
         vst1q_s32((int32_t *)out, vusdotq_s32(vld1q_s32((const int32_t *)d), vld1q_u8(n),
                   vld1q_s8((const int8_t *)m)));
         break;
+    case FMLA: { /* inline asm: the intrinsic lets the compiler swap Vn and Vm (NaN order) */
+        float32x4_t acc = vld1q_f32((const float *)d), vn = vld1q_f32((const float *)n),
+                    vm = vld1q_f32((const float *)m);
+        __asm__("fmla %0.4s, %1.4s, %2.4s" : "+w"(acc) : "w"(vn), "w"(vm));
+        vst1q_f32((float *)out, acc);
+        break;
+    }
     }
 }
 
@@ -118,6 +125,13 @@ static void sve_op(uint32_t op, const uint8_t *in, uint8_t *out, size_t vl) {
         svst1_s32(p32, (int32_t *)out, svusdot_s32(svld1_s32(p32, (const int32_t *)d),
                   svld1_u8(p8, n), svld1_s8(p8, (const int8_t *)m)));
         break;
+    case FMLA: { /* FMLA Zda.S, Pg/M, Zn.S, Zm.S, in asm for a fixed operand order */
+        svfloat32_t acc = svld1_f32(p32, (const float *)d), zn = svld1_f32(p32, (const float *)n),
+                    zm = svld1_f32(p32, (const float *)m);
+        __asm__("fmla %0.s, %1/m, %2.s, %3.s" : "+w"(acc) : "Upl"(p32), "w"(zn), "w"(zm));
+        svst1_f32(p32, (float *)out, acc);
+        break;
+    }
     }
 }
 

@@ -12,8 +12,8 @@ import importlib
 from .versions import DEFAULT_ORT_VERSION, ORT_RELEASES, resolve_ort_version
 
 _EXPORTS = {
-    "matmul": "matmul",
-    "fused_matmul": "matmul",
+    "matmul": "matmul_op",
+    "fused_matmul": "matmul_op",
     "matmul_integer": "quantization",
     "dynamic_quantize_matmul": "quantization",
     "matmul_integer_to_float": "quantization",
@@ -25,11 +25,5 @@ __all__ = ["DEFAULT_ORT_VERSION", "ORT_RELEASES", "resolve_ort_version", *_EXPOR
 
 def __getattr__(name: str):
     if name in _EXPORTS:
-        module = importlib.import_module(f"{__name__}.{_EXPORTS[name]}")
-        # Cache this module's exports: the import just bound the submodule itself under its
-        # name (``matmul``, ``sgemm``), which would shadow the function of the same name.
-        for export, source in _EXPORTS.items():
-            if source == _EXPORTS[name] and hasattr(module, export):
-                globals()[export] = getattr(module, export)
-        return getattr(module, name)
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
     raise AttributeError(f"module 'mlas_emu.ort' has no attribute {name!r}")

@@ -45,7 +45,7 @@ def test_mlp_runs_the_rewritten_graph(mode):
 
 
 def test_captured_tensors_are_the_kernels_inputs_and_outputs():
-    from mlas_emu.ort.matmul import matmul
+    from mlas_emu.ort import matmul
 
     model = _graphs.mlp()
     feeds = _graphs.random_feeds(model, rows=8)

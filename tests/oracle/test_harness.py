@@ -163,7 +163,7 @@ def test_inputs_are_not_modified(oracle):
 def test_bad_arguments_raise_clear_errors(oracle):
     vd, v8 = np.zeros(4, np.int32), np.zeros(16, np.int8)
     with pytest.raises(ValueError, match="unknown instruction"):
-        oracle.run_instructions("fmla", vd, v8, v8)
+        oracle.run_instructions("fmul", vd, v8, v8)
     with pytest.raises(TypeError, match="3 operands"):
         oracle.run_instructions("smmla", vd, v8)
     with pytest.raises(TypeError, match="vn must be int8"):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
-from oracle_values import bf16_bits, first_mismatches, fp32_bits, int8s, int32s
+from oracle_values import FP32_SPECIALS, bf16_bits, first_mismatches, fp32_bits, int8s, int32s
 
 pytestmark = pytest.mark.oracle
 
@@ -120,6 +120,34 @@ def test_bfcvt_under_fpcr_settings(oracle, fields, seed):
     got = isa().bfcvt(x, fpcr=fpcr)
     expected = oracle.run_instructions("bfcvt", x, fpcr=fpcr)
     assert_same_bits(got, expected, x)
+
+
+@pytest.mark.parametrize("fields", FPCR_FIELDS, ids=str)
+def test_fmla_on_every_triple_of_special_values(oracle, fields):
+    """FMLA Vd.4S, Vn.4S, Vm.4S on all 27**3 (addend, op1, op2) triples of special fp32 values
+    (NaN payloads and order, 0 x inf, inf - inf, signed zeros, denormals under FZ)."""
+    d, n, m = np.meshgrid(FP32_SPECIALS, FP32_SPECIALS, FP32_SPECIALS, indexing="ij")
+    pad = -d.size % 4
+    vd, vn, vm = (np.concatenate([x.reshape(-1), np.zeros(pad, np.uint32)]).reshape(-1, 4)
+                  for x in (d, n, m))
+    fpcr = make_fpcr(fields)
+    got = isa().fmla(vd, vn, vm, fpcr=fpcr)
+    expected = oracle.run_instructions("fmla", vd, vn, vm, fpcr=fpcr)
+    assert_same_bits(got, expected, vd, vn, vm)
+
+
+@pytest.mark.parametrize("fields", FPCR_FIELDS, ids=str)
+@pytest.mark.parametrize("segments", [1, 2])
+@settings(max_examples=2, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+@example(seed=0)
+def test_fmla_matches_real_instruction(oracle, fields, segments, seed):
+    rng = np.random.default_rng(seed)
+    vd, vn, vm = (fp32_bits(rng, (3000 // segments, 4 * segments)).view(np.float32) for _ in range(3))
+    fpcr = make_fpcr(fields)
+    got = isa().fmla(vd, vn, vm, fpcr=fpcr)
+    expected = oracle.run_instructions("fmla", vd, vn, vm, fpcr=fpcr)
+    assert_same_bits(got, expected, vd, vn, vm)
 
 
 def test_broadcast_leading_dimensions_agree(oracle):
