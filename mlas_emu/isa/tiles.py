@@ -10,6 +10,8 @@ hold the tiles like this (lane numbers of one 128-bit segment)::
 
 :func:`tile_to_registers` performs exactly that mapping; the tile functions call the register
 functions of this package with it, so both views give the same bits. Leading axes broadcast.
+The layouts are those of the Arm ARM (DDI0487 M.a.a) pseudocode functions BFMatMulAddH (BFMMLA)
+and MatMulAdd (SMMLA, UMMLA, USMMLA).
 """
 
 from __future__ import annotations

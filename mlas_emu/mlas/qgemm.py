@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import qgemm_kernel_smmla, qgemm_kernel_ummla
-from .threading import check_threads, partition_work
+from .threading import check_threads, gemm_thread_ranges
 
 #: ``MLAS_QGEMM_THREAD_COMPLEXITY``: multiply-adds per thread before another thread is used.
 THREAD_COMPLEXITY = 65536
@@ -117,14 +117,7 @@ def thread_ranges(m: int, n: int, k: int, threads: int, batch: int = 1) -> list[
     else:
         per_gemm = min(per_gemm, m)
         count_m_threads, count_n_threads = per_gemm, 1
-    ranges = []
-    for tid in range(per_gemm):
-        start_m, count_m = partition_work(tid // count_n_threads, count_m_threads, m)
-        start_n, count_n = partition_work(tid % count_n_threads, count_n_threads, blocked_n)
-        start_n *= STRIDEN_THREAD_ALIGN
-        count_n = min(n - start_n, count_n * STRIDEN_THREAD_ALIGN)
-        ranges.append((start_m, count_m, start_n, count_n))
-    return ranges
+    return gemm_thread_ranges(m, n, count_m_threads, count_n_threads, STRIDEN_THREAD_ALIGN)
 
 
 def _offset_a(family, zero_point_a: int) -> int:
@@ -156,6 +149,22 @@ def _run_row_panel(family, packed_a, row_sums, packed_b, c, packed_count_k, coun
         done += handled
 
 
+def _m_slices(family, a, c, range_m, stride_m, cols, k, count_k, packed_b, column_sums, zp_buffer, zpa, zpb,
+              trace):
+    """The ic loop of both operations: M slices of ``stride_m`` rows, each packed
+    (``CopyPackA``, row sums scaled by the zero points) and run against one packed B slice."""
+    start_m, count_m_range = range_m
+    packed_count_k = -(-count_k // family.PACKED_K)
+    for m in range(0, count_m_range, stride_m):
+        count_m = min(count_m_range - m, stride_m)
+        rows = slice(start_m + m, start_m + m + count_m)
+        packed_a, row_sums = family.copy_pack_a(a[rows, k:k + count_k])
+        row_sums = _scale_row_sums(row_sums, count_k, zpa, zpb)
+        _run_row_panel(family, packed_a, row_sums, packed_b, c[rows, cols], packed_count_k, count_m,
+                       cols.stop - cols.start, column_sums, zp_buffer, k == 0, trace,
+                       (start_m + m, cols.start, k, count_k))
+
+
 def gemm_quant_operation(family, a, b, c, zero_point_a, zero_point_b, range_m, range_n, *, trace=None):
     """``MlasGemmQuantOperation``: B packed on the fly, K slices of 256, N slices of 128, M slices of 24.
 
@@ -164,7 +173,6 @@ def gemm_quant_operation(family, a, b, c, zero_point_a, zero_point_b, range_m, r
     """
     strides = family.STRIDES
     b_is_signed = b.dtype == np.int8
-    start_m, count_m_range = range_m
     start_n, count_n_range = range_n
     zpa = _offset_a(family, zero_point_a)
     per_column = np.ndim(zero_point_b) == 1
@@ -172,21 +180,14 @@ def gemm_quant_operation(family, a, b, c, zero_point_a, zero_point_b, range_m, r
     k_total = a.shape[1]
     for k in range(0, k_total, strides.K):  # pc loop: K slices
         count_k = min(k_total - k, strides.K)
-        packed_count_k = -(-count_k // family.PACKED_K)
         for n in range(0, count_n_range, strides.N):  # jc loop: N slices
             count_n = min(count_n_range - n, strides.N)
             cols = slice(start_n + n, start_n + n + count_n)
             zp_buffer = _zero_point_b_buffer(family, zero_point_b[cols], b_is_signed) if per_column else None
             packed_b, column_sums = family.copy_pack_b(b[k:k + count_k, cols], b_is_signed=b_is_signed)
             column_sums = _wrap32(column_sums.astype(np.int64) * -zpa)
-            for m in range(0, count_m_range, strides.M):  # ic loop: M slices
-                count_m = min(count_m_range - m, strides.M)
-                rows = slice(start_m + m, start_m + m + count_m)
-                packed_a, row_sums = family.copy_pack_a(a[rows, k:k + count_k])
-                row_sums = _scale_row_sums(row_sums, count_k, zpa, None if per_column else zpb)
-                _run_row_panel(family, packed_a, row_sums, packed_b, c[rows, cols], packed_count_k, count_m,
-                               count_n, column_sums, zp_buffer, k == 0, trace,
-                               (start_m + m, start_n + n, k, count_k))
+            _m_slices(family, a, c, range_m, strides.M, cols, k, count_k, packed_b, column_sums, zp_buffer,
+                      zpa, None if per_column else zpb, trace)
 
 
 def gemm_quant_packed_operation(family, a, packed: PackedB, c, zero_point_a, zero_point_b, range_m, range_n, *,
@@ -197,7 +198,6 @@ def gemm_quant_packed_operation(family, a, packed: PackedB, c, zero_point_a, zer
     slice only; later slices start from zero column sums.
     """
     strides = family.PACKED_STRIDES
-    start_m, count_m_range = range_m
     start_n, count_n_range = range_n
     zpa = _offset_a(family, zero_point_a)
     per_column = np.ndim(zero_point_b) == 1
@@ -218,14 +218,8 @@ def gemm_quant_packed_operation(family, a, packed: PackedB, c, zero_point_a, zer
             zp_buffer = _zero_point_b_buffer(family, zero_point_b[cols], packed.b_is_signed) if per_column else None
             offset = (start_n + n) * family.PACKED_K * packed_count_k
             packed_b = data[offset:]
-            for m in range(0, count_m_range, strides.M):
-                count_m = min(count_m_range - m, strides.M)
-                rows = slice(start_m + m, start_m + m + count_m)
-                packed_a, row_sums = family.copy_pack_a(a[rows, k:k + count_k])
-                row_sums = _scale_row_sums(row_sums, count_k, zpa, None if per_column else zpb)
-                _run_row_panel(family, packed_a, row_sums, packed_b, c[rows, cols], packed_count_k, count_m,
-                               count_n, column_sums, zp_buffer, k == 0, trace,
-                               (start_m + m, start_n + n, k, count_k))
+            _m_slices(family, a, c, range_m, strides.M, cols, k, count_k, packed_b, column_sums, zp_buffer,
+                      zpa, None if per_column else zpb, trace)
 
 
 def _scale_row_sums(row_sums, count_k, zpa, zpb):

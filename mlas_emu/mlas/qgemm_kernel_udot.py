@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .qgemm_kernel_ummla import row_groups
 from .trace import InstructionRecord
 
 #: ``MLAS_GEMM_U8X8_KERNEL_UDOT::PackedK``: K is packed in blocks of 8.
@@ -55,24 +56,13 @@ UDOT = DotKernelSpec("udot", signed=False)
 # Packing
 
 
-def _group_rows(count_m: int) -> list[int]:
-    """Row groups of ``MlasGemmU8X8CopyPackA``: 8s, then at most one each of 4, 2 and 1."""
-    groups = [8] * (count_m // 8)
-    rest = count_m % 8
-    for g in (4, 2, 1):
-        if rest >= g:
-            groups.append(g)
-            rest -= g
-    return groups
-
-
 def pack_a_layout(A: np.ndarray, pad) -> np.ndarray:
     """Arrange the (CountM, CountK) block ``A`` as ``MlasGemmU8X8CopyPackA`` lays out the DOT
     kernels' packed A; padding takes ``pad``. Any dtype (also index arrays, for traces)."""
     count_m, count_k = A.shape
     out = []
     r = 0
-    for g in _group_rows(count_m):
+    for g in row_groups(count_m):  # MlasGemmU8X8CopyPackA's row groups
         block = A[r : r + g]
         if g == 1:  # contiguous row, zero padded to 16 bytes
             kp = -(-count_k // 16) * 16

@@ -79,7 +79,7 @@ def copy_pack_a(a: np.ndarray, *, signed: bool = False) -> tuple[np.ndarray, np.
     padded[:, :count_k] = raw
     parts = []
     row = 0
-    for group in _row_groups(count_m):
+    for group in row_groups(count_m):
         block = padded[row:row + group]
         if group == 1:
             width = -(-count_k // 16) * 16
@@ -95,8 +95,10 @@ def copy_pack_a(a: np.ndarray, *, signed: bool = False) -> tuple[np.ndarray, np.
     return packed, row_sums
 
 
-def _row_groups(count_m: int) -> list[int]:
-    """Row groups of ``MlasGemmQuantCopyPackA``: 8, 8, ..., then at most one each of 4, 2, 1."""
+def row_groups(count_m: int) -> list[int]:
+    """Row groups of ``MlasGemmQuantCopyPackA`` (qgemm_kernel_ummla.cpp; also
+    ``MlasGemmU8X8CopyPackA`` of qgemm_kernel_udot.cpp): 8, 8, ..., then at most one each of
+    4, 2, 1."""
     groups = [8] * (count_m // 8)
     rest = count_m % 8
     for size in (4, 2, 1):

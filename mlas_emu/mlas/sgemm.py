@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import sgemm_kernel_neon as kern
-from .threading import check_threads, partition_work
+from .threading import check_threads, gemm_thread_ranges
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class Segment:
 
     ``k_bounds``: where the K blocks start, then K (each block is one kernel call, its chain
     restarting at +0). ``gemv``: the thread takes ``MlasGemvFloatKernel`` (one chain over K).
+    ``thread``: the thread id within the GEMM (``MlasSgemmThreaded``'s ThreadId).
     """
 
     batch: int
@@ -40,6 +41,7 @@ class Segment:
     col_count: int
     k_bounds: tuple[int, ...]
     gemv: bool
+    thread: int
 
 
 # --------------------------------------------------------------------------------------------
@@ -63,15 +65,7 @@ def thread_counts(M: int, N: int, K: int, batch: int, threads: int) -> tuple[int
 
 def thread_ranges(M: int, N: int, count_m: int, count_n: int):
     """``MlasSgemmThreaded``: (row_start, rows, col_start, cols) of every thread id."""
-    blocked_n = -(-N // kern.STRIDEN_THREAD_ALIGN)
-    out = []
-    for tid in range(count_m * count_n):
-        m0, mc = partition_work(tid // count_n, count_m, M)
-        n0, nc = partition_work(tid % count_n, count_n, blocked_n)
-        n0 *= kern.STRIDEN_THREAD_ALIGN
-        nc = min(N - n0, nc * kern.STRIDEN_THREAD_ALIGN)
-        out.append((m0, mc, n0, nc))
-    return out
+    return gemm_thread_ranges(M, N, count_m, count_n, kern.STRIDEN_THREAD_ALIGN)
 
 
 def operation_strides(N: int, K: int, trans_a: bool) -> tuple[int, int]:
@@ -100,16 +94,16 @@ def plan(M, N, K, *, batch=1, trans_a=False, trans_b=False, alpha=1.0, beta=0.0,
     segments = []
     alpha32, beta32 = np.float32(alpha), np.float32(beta)
     for g in range(batch):
-        for m0, mc, n0, nc in thread_ranges(M, N, count_m, count_n):
+        for tid, (m0, mc, n0, nc) in enumerate(thread_ranges(M, N, count_m, count_n)):
             if mc == 0 or nc == 0:
                 continue
             if packed_b:  # MlasSgemmPackedOperation: fixed K blocks of 256
-                segments.append(Segment(g, m0, mc, n0, nc, _bounds(K, kern.PACKED_STRIDE_K), False))
+                segments.append(Segment(g, m0, mc, n0, nc, _bounds(K, kern.PACKED_STRIDE_K), False, tid))
                 continue
             gemv = (mc == 1 and not trans_a and not trans_b and alpha32 == 1.0
                     and beta32 in (0.0, 1.0))
             _, stride_k = operation_strides(nc, K, trans_a)
-            segments.append(Segment(g, m0, mc, n0, nc, (0, K) if gemv else _bounds(K, stride_k), gemv))
+            segments.append(Segment(g, m0, mc, n0, nc, (0, K) if gemv else _bounds(K, stride_k), gemv, tid))
     return segments
 
 

@@ -214,6 +214,11 @@ def _output_block(cpu, c, c_off, ldc, rows, count, zero_mode, alpha_reg=0):
             cpu.v[x] = flat[4 * q : 4 * q + 4]
 
 
+def process_rows(count_m: int) -> int:
+    """Rows one kernel call handles (``ProcessRows`` of SgemmKernelNeon.S): 4, 2 or 1."""
+    return 4 if count_m >= 4 else 2 if count_m >= 2 else 1
+
+
 def sgemm_kernel(a, a_off, lda, b, b_off, c, c_off, ldc, count_k, count_m, count_n, alpha,
                  zero_mode, trace=None, coords=(0, 0, 0)):
     """``MlasSgemmKernelZero`` / ``MlasSgemmKernelAdd`` (aarch64/SgemmKernelNeon.S) on memory
@@ -226,7 +231,7 @@ def sgemm_kernel(a, a_off, lda, b, b_off, c, c_off, ldc, count_k, count_m, count
     the accumulators by alpha (fmul) and stores; AddMode does ``C = C + acc*alpha`` (fmla).
     ``coords`` (row, column, k of this call's origin in the whole product) only labels traces.
     """
-    rows = 4 if count_m >= 4 else 2 if count_m >= 2 else 1
+    rows = process_rows(count_m)
     cpu = _Neon(trace)
     cpu.v[0, 0] = np.float32(alpha).view(np.uint32)
     row0, col0, k0 = coords

@@ -24,3 +24,24 @@ def check_threads(threads) -> int:
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"threads must be a positive int (the session's intra-op thread count), got {threads!r}")
     return threads
+
+
+def gemm_thread_ranges(M: int, N: int, thread_count_m: int, thread_count_n: int,
+                       align: int = 16) -> list[tuple[int, int, int, int]]:
+    """``(start_m, count_m, start_n, count_n)`` of every thread id of one GEMM.
+
+    The split shared by ``MlasSgemmThreaded`` (sgemm.cpp), ``MlasSBGemmOperation`` (sbgemm.h)
+    and ``MlasGemmQuantThreaded`` (qgemm.cpp): thread ``tid`` takes row part
+    ``tid // thread_count_n`` and column part ``tid % thread_count_n``, each by
+    ``MlasPartitionWork``; columns are split in blocks of ``align``
+    (``MLAS_SGEMM_STRIDEN_THREAD_ALIGN`` / ``MLAS_QGEMM_STRIDEN_THREAD_ALIGN`` = 16).
+    A count can be zero or less (more threads than work); the drivers then return at once.
+    """
+    blocked_n = -(-N // align)
+    out = []
+    for tid in range(thread_count_m * thread_count_n):
+        start_m, count_m = partition_work(tid // thread_count_n, thread_count_m, M)
+        start_n, count_n = partition_work(tid % thread_count_n, thread_count_n, blocked_n)
+        start_n *= align
+        out.append((start_m, count_m, start_n, min(N - start_n, count_n * align)))
+    return out

@@ -1,5 +1,6 @@
-/* The oracle's instruction harness: runs Arm instructions, through ACLE intrinsics, on
- * registers read from stdin, and writes the results to stdout. Built by `mlas-emu oracle setup`
+/* The oracle's instruction harness: runs Arm instructions, through ACLE intrinsics (FMLA
+ * through inline assembly, to fix its operand order), on registers read from stdin, and writes
+ * the results to stdout. Built by `mlas-emu oracle setup`
  * with aarch64-linux-gnu-gcc -static -march=armv8.6-a+bf16+i8mm+dotprod+sve, run by
  * qemu-aarch64.
  *

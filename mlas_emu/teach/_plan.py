@@ -2,8 +2,10 @@
 
 A plan is the list of :class:`KernelCall` s that ONNX Runtime's MLAS drivers issue for one
 GEMM, in the order one thread issues them (threads in id order). Only the loop structure is
-modelled here; what each call computes is the business of the kernel models in
-:mod:`mlas_emu.mlas`. Sources (onnxruntime/core/mlas/lib, ONNX Runtime 1.17.1):
+written here; thread splits and strides come from the drivers' own planning functions in
+:mod:`mlas_emu.mlas` (``sbgemm.thread_partition``, ``sbgemm.non_packed_strides``,
+``qgemm.thread_ranges``, the kernels' ``Strides``), and what each call computes is the business
+of the kernel models there. Sources (onnxruntime/core/mlas/lib, ONNX Runtime 1.17.1):
 
 - SBGEMM: ``sbgemm.h`` ``MlasSBGemmBatch`` (thread count and 1-D split),
   ``MlasSBGemmOperation`` (per-thread ranges), ``MlasSBGemmPackedOperation`` (N slices of 128,
@@ -17,14 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..mlas.threading import partition_work
-
-#: ``MLAS_SGEMM_THREAD_COMPLEXITY`` / ``MLAS_SBGEMM_THREAD_COMPLEXITY`` / ``MLAS_QGEMM_THREAD_COMPLEXITY``.
-THREAD_COMPLEXITY = 65536
-#: ``MLAS_MAXIMUM_THREAD_COUNT`` (the platform's ``MaximumThreadCount``).
-MAXIMUM_THREAD_COUNT = 16
-#: ``MLAS_SGEMM_STRIDEN_THREAD_ALIGN`` / ``MLAS_QGEMM_STRIDEN_THREAD_ALIGN``.
-STRIDEN_THREAD_ALIGN = 16
+from ..mlas import qgemm_kernel_ummla, sbgemm_kernel_neon
+from ..mlas.qgemm import thread_ranges as qgemm_thread_ranges
+from ..mlas.sbgemm import non_packed_strides, thread_partition
+from ..mlas.threading import gemm_thread_ranges
 
 
 @dataclass(frozen=True)
@@ -65,57 +63,27 @@ def _row_calls(thread, m0, count_m, n, count_n, k, count_k, zero_mode):
     return calls
 
 
-def _thread_split(M: int, N: int, K: int, threads: int, max_threads: int = MAXIMUM_THREAD_COUNT):
-    """(ThreadCountM, ThreadCountN) as ``MlasSBGemmBatch`` / the 1-D QGEMM schedule choose them."""
-    complexity = M * N * K
-    if complexity < THREAD_COMPLEXITY * max_threads:
-        target = complexity // THREAD_COMPLEXITY + 1
-    else:
-        target = max_threads
-    target = min(target, threads)
-    if N > M:
-        blocked_n = -(-N // STRIDEN_THREAD_ALIGN)
-        return 1, min(target, blocked_n)
-    return min(target, M), 1
-
-
-def thread_ranges(M: int, N: int, K: int, threads: int):
-    """Per thread: (thread id, RangeStartM, RangeCountM, RangeStartN, RangeCountN).
-
-    ``MlasSBGemmOperation``: M split by ``MlasPartitionWork``; N split in blocks of 16 columns.
-    """
-    count_m_threads, count_n_threads = _thread_split(M, N, K, threads)
-    blocked_n = -(-N // STRIDEN_THREAD_ALIGN)
-    out = []
-    for tid in range(count_m_threads * count_n_threads):
-        tid_m, tid_n = divmod(tid, count_n_threads)
-        start_m, count_m = partition_work(tid_m, count_m_threads, M)
-        start_n, count_n = partition_work(tid_n, count_n_threads, blocked_n)
-        start_n *= STRIDEN_THREAD_ALIGN
-        count_n = min(N - start_n, count_n * STRIDEN_THREAD_ALIGN)
-        if count_m > 0 and count_n > 0:
-            out.append((tid, start_m, count_m, start_n, count_n))
-    return out
+def sbgemm_thread_ranges(M: int, N: int, K: int, threads: int):
+    """Per thread: (thread id, RangeStartM, RangeCountM, RangeStartN, RangeCountN), empty
+    ranges left out: ``MlasSBGemmBatch``'s thread grid (:func:`mlas_emu.mlas.sbgemm.thread_partition`)
+    split as ``MlasSBGemmOperation`` does."""
+    part = thread_partition(M, N, K, 1, threads)
+    ranges = gemm_thread_ranges(M, N, part.thread_count_m, part.thread_count_n, sbgemm_kernel_neon.PACKED_N)
+    return [(tid, *r) for tid, r in enumerate(ranges) if r[1] > 0 and r[3] > 0]
 
 
 def sbgemm_strides(N: int, K: int, packed_b: bool) -> tuple[int, int]:
-    """(StrideN, StrideK) of the SBGEMM drivers; the non-packed one adapts them to N and K."""
-    stride_n, stride_k = 128, 256
+    """(StrideN, StrideK) of the SBGEMM drivers (``MlasSBGemmPackedOperation``: the kernel's
+    ``Strides``; ``MlasSBGemmNonPackedOperation``: :func:`mlas_emu.mlas.sbgemm.non_packed_strides`)."""
     if packed_b:
-        return stride_n, stride_k
-    if N >= K:
-        while stride_k // 2 >= K:
-            stride_n, stride_k = stride_n * 2, stride_k // 2
-    else:
-        while stride_n > 16 and stride_n // 2 >= N:
-            stride_n, stride_k = stride_n // 2, stride_k * 2
-    return stride_n, stride_k
+        return sbgemm_kernel_neon.STRIDE_N, sbgemm_kernel_neon.STRIDE_K
+    return non_packed_strides(N, K)
 
 
 def sbgemm_calls(M: int, N: int, K: int, *, packed_b: bool = True, threads: int = 1) -> list[KernelCall]:
     """Kernel calls of ``MlasSBGemmBatch`` (packed or non-packed B), threads in id order."""
     calls = []
-    for tid, m0, count_m, n0, count_n_thread in thread_ranges(M, N, K, threads):
+    for tid, m0, count_m, n0, count_n_thread in sbgemm_thread_ranges(M, N, K, threads):
         stride_n, stride_k = sbgemm_strides(count_n_thread, K, packed_b)
         for n in range(0, count_n_thread, stride_n):  # N slices
             count_n = min(count_n_thread - n, stride_n)
@@ -128,10 +96,10 @@ def sbgemm_calls(M: int, N: int, K: int, *, packed_b: bool = True, threads: int 
 def qgemm_calls(M: int, N: int, K: int, *, packed_b: bool = True, threads: int = 1) -> list[KernelCall]:
     """Kernel calls of ``MlasGemmQuantOperation`` (``Strides{24,128,256}``) or the packed
     operation (``PackedStrides{24,128,384}``) per thread: K slices, then N slices, then M panels
-    of 24. The thread split is :func:`mlas_emu.mlas.qgemm.thread_ranges` (``MlasGemmBatch``)."""
-    from ..mlas.qgemm import thread_ranges as qgemm_thread_ranges
-
-    stride_m, stride_n, stride_k = 24, 128, (384 if packed_b else 256)
+    of 24. The thread split is :func:`mlas_emu.mlas.qgemm.thread_ranges` (``MlasGemmBatch``),
+    the strides those of the UMMLA/SMMLA kernels (:mod:`mlas_emu.mlas.qgemm_kernel_ummla`)."""
+    strides = qgemm_kernel_ummla.PACKED_STRIDES if packed_b else qgemm_kernel_ummla.STRIDES
+    stride_m, stride_n, stride_k = strides.M, strides.N, strides.K
     calls = []
     for tid, (m0, count_m_thread, n0, count_n_thread) in enumerate(qgemm_thread_ranges(M, N, K, threads)):
         for k in range(0, K, stride_k):

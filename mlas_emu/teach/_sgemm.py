@@ -15,46 +15,46 @@ Models the instruction sequence of onnxruntime/core/mlas/lib ``aarch64/SgemmKern
 - zero mode scales by alpha with ``fmul``; add mode adds to C with ``fmla`` (C += acc * alpha):
   one per 4 columns stored (``OutputRow16Element`` issues 4, ``OutputRow8Element`` 2).
 
-With M = 1 and a non-packed B, ``MlasSgemmOperation`` runs ``MlasGemvFloatKernel`` instead; that
-case is traced by the SGEMM model (:mod:`mlas_emu.mlas.sgemm`).
+A thread with one row and a non-packed B runs ``MlasGemvFloatKernel`` instead
+(``MlasSgemmOperation``); such products are traced by the SGEMM model (:mod:`mlas_emu.mlas.sgemm`).
+Thread ranges, strides and K blocks come from the driver model's :func:`mlas_emu.mlas.sgemm.plan`.
 """
 
 from __future__ import annotations
 
+from ..mlas import sgemm_kernel_neon as kern
+from ..mlas.sgemm import operation_strides, plan
 from ..mlas.trace import InstructionRecord
-from ._plan import KernelCall, thread_ranges
+from ._plan import KernelCall
 
 
-def _rows(count_m: int) -> int:
-    return 4 if count_m >= 4 else 2 if count_m >= 2 else 1
+def sgemm_calls(M: int, N: int, K: int, *, packed_b: bool = True, threads: int = 1,
+                gemv_as_sgemm: bool = False) -> list[KernelCall]:
+    """Kernel calls of ``MlasSgemmKernelZero/Add`` in thread order, from the driver's own plan
+    (:func:`mlas_emu.mlas.sgemm.plan`: thread ranges and K blocks) cut into its N slices
+    (``MLAS_SGEMM_PACKED_STRIDEN``, or :func:`~mlas_emu.mlas.sgemm.operation_strides`) and row
+    groups (:func:`~mlas_emu.mlas.sgemm_kernel_neon.process_rows`).
 
-
-def sgemm_strides(N: int, K: int, packed_b: bool) -> tuple[int, int]:
-    """(StrideN, StrideK) of the SGEMM drivers."""
-    if packed_b:
-        return 128, 256
-    stride_n, stride_k = 128, 128
-    if N >= K:
-        while stride_k // 2 >= K:
-            stride_n, stride_k = stride_n * 2, stride_k // 2
-    else:
-        while stride_n > 16 and stride_n // 2 >= N:
-            stride_n, stride_k = stride_n // 2, stride_k * 2
-    return stride_n, stride_k
-
-
-def sgemm_calls(M: int, N: int, K: int, *, packed_b: bool = True, threads: int = 1) -> list[KernelCall]:
+    Threads that take ``MlasGemvFloatKernel`` make no calls of this kernel, unless
+    ``gemv_as_sgemm``: the throughput model, which has no GEMV model, then costs them as the
+    calls ``MlasSgemmOperation`` would make without the GEMV shortcut.
+    """
     calls = []
-    for tid, m0, count_m, n0, count_n_thread in thread_ranges(M, N, K, threads):
-        stride_n, stride_k = sgemm_strides(count_n_thread, K, packed_b)
-        for n in range(0, count_n_thread, stride_n):
-            count_n = min(count_n_thread - n, stride_n)
-            for k in range(0, K, stride_k):
-                count_k = min(K - k, stride_k)
+    for seg in plan(M, N, K, packed_b=packed_b, threads=threads):
+        if seg.gemv and not gemv_as_sgemm:
+            continue
+        stride_n, stride_k = operation_strides(seg.col_count, K, False)
+        if packed_b:
+            stride_n = kern.PACKED_STRIDE_N
+        bounds = tuple(range(0, K, stride_k)) + (K,) if seg.gemv else seg.k_bounds
+        for n in range(0, seg.col_count, stride_n):
+            count_n = min(seg.col_count - n, stride_n)
+            for k, k_end in zip(bounds, bounds[1:]):
                 m = 0
-                while m < count_m:
-                    rows = _rows(count_m - m)
-                    calls.append(KernelCall(tid, m0 + m, rows, n0 + n, count_n, k, count_k, k == 0))
+                while m < seg.row_count:
+                    rows = kern.process_rows(seg.row_count - m)
+                    calls.append(KernelCall(seg.thread, seg.row_start + m, rows, seg.col_start + n, count_n,
+                                            k, k_end - k, k == 0))
                     m += rows
     return calls
 
@@ -134,22 +134,23 @@ def _output(out, call, col0, nregs, stored):
 
 
 def records(M: int, N: int, K: int, *, packed_b: bool = True, threads: int = 1) -> list[InstructionRecord]:
-    if M == 1 and not packed_b:
-        return _gemv_records(K, N, threads)
+    if any(seg.gemv for seg in plan(M, N, K, packed_b=packed_b, threads=threads)):
+        return _model_records(M, N, K, threads)
     out: list[InstructionRecord] = []
     for call in sgemm_calls(M, N, K, packed_b=packed_b, threads=threads):
         out += kernel_records(call, M, N)
     return out
 
 
-def _gemv_records(K: int, N: int, threads: int) -> list[InstructionRecord]:
-    """M = 1 with a non-packed B runs ``MlasGemvFloatKernel`` (aarch64/SgemvKernelNeon.S), not
-    the SGEMM kernel: its records come from the SGEMM model's own instruction path
-    (:func:`mlas_emu.mlas.sgemm.sgemm`), which carries no lane coordinates."""
+def _model_records(M: int, N: int, K: int, threads: int) -> list[InstructionRecord]:
+    """A thread with one row and a non-packed B runs ``MlasGemvFloatKernel``
+    (aarch64/SgemvKernelNeon.S), not the SGEMM kernel: the records then come from the SGEMM
+    model's own instruction path (:func:`mlas_emu.mlas.sgemm.sgemm`), which labels the GEMV
+    kernel's lanes but not its loads."""
     import numpy as np
 
     from ..mlas.sgemm import sgemm
 
     out: list[InstructionRecord] = []
-    sgemm(np.zeros((1, K), np.float32), np.zeros((K, N), np.float32), packed_b=False, threads=threads, trace=out)
+    sgemm(np.zeros((M, K), np.float32), np.zeros((K, N), np.float32), packed_b=False, threads=threads, trace=out)
     return out

@@ -190,7 +190,7 @@ def gemm_cycles(kernel: str, M: int, N: int, K: int, *, packed_b: bool = True) -
     if kernel == "sbgemm":
         calls = _plan.sbgemm_calls(M, N, K, packed_b=packed_b)
     elif kernel == "sgemm":
-        calls = _sgemm.sgemm_calls(M, N, K, packed_b=packed_b)
+        calls = _sgemm.sgemm_calls(M, N, K, packed_b=packed_b, gemv_as_sgemm=True)
     else:
         calls = _plan.qgemm_calls(M, N, K, packed_b=packed_b)
     total, macs = 0.0, 0
