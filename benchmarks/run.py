@@ -277,24 +277,28 @@ def print_table(result: dict) -> None:
                       i["qgemm"]["median_s"] / i["numpy64"]["median_s"])
             print(f"{r['M']:>4} {r['K']:>4} {r['N']:>4} {cells}  "
                   + "".join(f"{x:>11.1f}" for x in ratios))
-    _warn_if_disturbed(result["runs"])
+    disturbed = _warn_if_disturbed(result["runs"])
     print("\ngoals at M=N=K=512, all host cores (value from medians; from best runs):")
     for name, g in result["goals"].items():
+        note = " (unreliable: see WARNING)" if disturbed and "numpy" in name else ""
         print(f"  {name:30} {g['value']:11.4g} {g['value_best']:11.4g}  goal {g['op']} "
-              f"{g['goal']:<8g} {'met' if g['met'] else 'MISSED'}")
+              f"{g['goal']:<8g} {'met' if g['met'] else 'MISSED'}{note}")
 
 
-def _warn_if_disturbed(runs: list) -> None:
+def _warn_if_disturbed(runs: list) -> bool:
     """numpy on more cores slower than on fewer means other processes held the cores."""
     def np512(run):
         r = next(x for x in run["rows"] if (x["M"], x["K"], x["N"]) == (512, 512, 512))
         return r["float"]["numpy32"]["median_s"]
     runs = sorted(runs, key=lambda r: r["cores"])
+    disturbed = False
     for lo, hi in zip(runs, runs[1:]):
         if np512(hi) > np512(lo):
+            disturbed = True
             print(f"\nWARNING: numpy is slower on {hi['cores']} cores ({np512(hi) * 1e3:.1f} ms) than "
                   f"on {lo['cores']} ({np512(lo) * 1e3:.1f} ms) at 512^3: other processes held the "
                   f"cores, so the {hi['cores']}-core ratios to numpy are not meaningful.")
+    return disturbed
 
 
 def goals(run: dict) -> dict:
@@ -348,7 +352,8 @@ def plot(result: dict, path: Path) -> None:
             ax.loglog(*zip(*pts), "x", color=color, markersize=8)
     ax.set_xlabel("multiply-adds M*K*N (lines: square 64..512; x: BERT-base shapes, M=128)")
     ax.set_ylabel("median time (s)")
-    ax.set_title(f"mlas-emu vs numpy and ONNX Runtime, {run['cores']} host cores")
+    ax.set_title(f"mlas-emu vs numpy and ONNX Runtime, {run['cores']} host "
+                 f"core{'s' if run['cores'] > 1 else ''}")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()

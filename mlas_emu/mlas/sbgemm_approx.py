@@ -12,14 +12,18 @@ Distance from the exact result, per element (derived below, tested in
 ``tests/mlas/test_sbgemm_approx.py``), for finite inputs whose products and partial sums do not
 overflow::
 
-    |approx - exact| <= (2.1 * K + 8) * 2**-24 * (|Ah| @ |Bh|) + 4 * K * 2**-126 (+ bias rounding)
+    |approx - exact| <= (2.1 * K + 8) * 2**-24 * (|Ah| @ |Bh| + |bias|) + 4 * K * 2**-126
 
-where ``Ah``, ``Bh`` are the bf16-rounded inputs. The exact chain loses at most one fp32 ulp per
-round-to-odd step (K/2 + 1 steps) plus one half-ulp per K-block join; an fp32 BLAS loses at most
-one half-ulp per addition; the absolute term covers the products and partial sums that BFDotAdd
-flushes to zero below 2**-126. Measured on standard-normal inputs at the BERT-base shapes
-(M=128; K, N = 768/3072) and at 512^3 (docs/benchmarks.md): 15-19% of elements identical, median
-distance 2 ulps, 99th percentile at most 128 ulps, normwise relative error about 2e-7.
+where ``Ah``, ``Bh`` are the bf16-rounded inputs (``|bias|`` is 0 without a bias). Every partial
+sum is at most ``S = |Ah| @ |Bh| + |bias|`` in magnitude. The exact chain (which starts from the
+bias) loses less than one fp32 ulp of S per accumulating round-to-odd (K/2 + 1 per element),
+at most two ulps of S in total in the rounded pair sums, and half an ulp per K-block join; an
+fp32 BLAS with the final bias add loses at most half an ulp of S per addition. The absolute term
+covers the products and partial sums that BFDotAdd flushes to zero below 2**-126.
+
+Measured on standard-normal inputs at the BERT-base shapes (M=128; K, N = 768/3072) and at 512^3
+(docs/benchmarks.md): 15-19% of elements identical, median distance 2 ulps, 99th percentile at
+most 128 ulps, normwise relative error about 2e-7.
 
 Bias: added after the product with one fp32 add (the exact kernel starts its chains from it).
 """
