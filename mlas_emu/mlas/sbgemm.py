@@ -313,7 +313,7 @@ def _as_f32_2d(x, name):
 
 
 def sgemm_bf16(A, B, bias=None, *, packed_b: bool = True, threads: int = 1, faithful: bool = True,
-               path: str = "fast", trace: list | None = None) -> np.ndarray:
+               path: str = "fast", trace: list | None = None, mode: str = "exact") -> np.ndarray:
     """MLAS SBGEMM ``C = A @ B (+ bias)`` with bf16 inputs and BFMMLA, as Graviton computes it.
 
     A: (M, K) float32, B: (K, N) float32, bias: (N,) float32 or None. ``packed_b`` chooses the
@@ -322,7 +322,17 @@ def sgemm_bf16(A, B, bias=None, *, packed_b: bool = True, threads: int = 1, fait
     :class:`~mlas_emu.errors.OrtDefectWarning`; ``faithful=False`` computes the intended result.
     ``path="instructions"`` runs the BFMMLA sequence instead of the fast chains (same bits) and
     fills ``trace`` with instruction records. Inputs are not modified.
+
+    ``mode="approx"`` (opt-in) is NOT bit-exact: bf16-rounded inputs and numpy's fp32 product
+    (:func:`mlas_emu.mlas.sbgemm_approx.sgemm_bf16_approx`, error bound in its docstring); it models
+    no defect and ignores ``packed_b``, ``threads``, ``faithful`` and ``path``.
     """
+    if mode not in ("exact", "approx"):
+        raise ValueError(f"mode must be 'exact' or 'approx', got {mode!r}")
+    if mode == "approx":
+        from .sbgemm_approx import sgemm_bf16_approx
+
+        return sgemm_bf16_approx(A, B, bias)
     a = _as_f32_2d(A, "A")
     b = _as_f32_2d(B, "B")
     m, k = a.shape

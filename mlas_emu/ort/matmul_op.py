@@ -170,29 +170,33 @@ def _check_flag(value, name):
 
 
 def matmul(A, B, *, fastmath: bool = True, b_is_initializer: bool = True, ort_version: str | None = None,
-           threads: int = 1, faithful: bool = True) -> np.ndarray:
+           threads: int = 1, faithful: bool = True, mode: str = "exact") -> np.ndarray:
     """ONNX ``MatMul`` of float32 ``A`` and ``B`` as ONNX Runtime ``ort_version`` computes it on Graviton.
 
     ``fastmath`` sets the session option ``mlas.enable_gemm_fastmath_arm64_bfloat16``;
     ``b_is_initializer`` says whether B is a constant initializer (pre-packed when 2-D) or a
     graph input; ``threads`` is the session's intra-op thread count. ``faithful=True`` reproduces
     ONNX Runtime's SBGEMM defects (docs/defects.md) with an ``OrtDefectWarning``.
+    ``mode="approx"`` (opt-in, NOT bit-exact) replaces the SBGEMM path by bf16-rounded inputs and
+    numpy's fp32 product; the fp32 SGEMM path stays exact.
     """
     return fused_matmul(A, B, fastmath=fastmath, b_is_initializer=b_is_initializer, ort_version=ort_version,
-                        threads=threads, faithful=faithful, _op="MatMul")
+                        threads=threads, faithful=faithful, mode=mode, _op="MatMul")
 
 
 def fused_matmul(A, B, *, trans_a: bool = False, trans_b: bool = False, alpha: float = 1.0, fastmath: bool = True,
                  b_is_initializer: bool = True, ort_version: str | None = None, threads: int = 1,
-                 faithful: bool = True, _op: str = "FusedMatMul") -> np.ndarray:
+                 faithful: bool = True, mode: str = "exact", _op: str = "FusedMatMul") -> np.ndarray:
     """``com.microsoft.FusedMatMul``: ``alpha * op(A) @ op(B)``, run by ``MatMul<float>`` (same gating).
 
     Releases 1.17-1.24 ignore transA on the SBGEMM path (A is read untransposed with
     lda = M) and 1.17-1.27 ignore alpha there; from 1.25 a 1-D A with transA=1 and a 2-D
     constant B makes SBGEMM read B's fp32-packed buffer as bf16. ``faithful=True`` reproduces
     these with an ``OrtDefectWarning``; ``faithful=False`` computes the operator's definition
-    the way the fixed releases do (fp32 SGEMM).
+    the way the fixed releases do (fp32 SGEMM). ``mode`` as in :func:`matmul`.
     """
+    if mode not in ("exact", "approx"):
+        raise ValueError(f"mode must be 'exact' or 'approx', got {mode!r}")
     profile = profile_for(ort_version)
     a = _check_input(A, "A")
     b = _check_input(B, "B")
@@ -217,6 +221,8 @@ def fused_matmul(A, B, *, trans_a: bool = False, trans_b: bool = False, alpha: f
                    and b.shape[0] * b.shape[1] >= FASTMATH_KERNELSIZE_THRESHOLD)
     use_sbgemm = (fastmath and not tb and plan.n * plan.k >= FASTMATH_KERNELSIZE_THRESHOLD
                   and (not profile.trans_a_gate or not ta))
+    if mode == "approx" and use_sbgemm:
+        return _approx_sbgemm(a, b, ta, alpha).reshape(plan.out_shape)
     notes = []
     # 1.25+: PrePack tests the transA attribute, Compute the effective transA (false for a 1-D
     # A), so B is packed for fp32 SGEMM and SBGEMM reads that buffer as bf16.
@@ -239,6 +245,15 @@ def fused_matmul(A, B, *, trans_a: bool = False, trans_b: bool = False, alpha: f
     else:
         _run_sgemm(a, b, plan, out, ta, tb, alpha, packable, threads)
     return out.reshape(plan.out_shape)
+
+
+def _approx_sbgemm(a, b, ta, alpha):
+    """``mode="approx"``: the operator's definition on bf16-rounded inputs by numpy's fp32 BLAS
+    (not bit-exact, no defect modelled; see :mod:`mlas_emu.mlas.sbgemm_approx`)."""
+    from ..mlas.sbgemm_approx import bf16_unpacked
+
+    res = np.matmul(bf16_unpacked(np.swapaxes(a, -1, -2) if ta else a), bf16_unpacked(b))
+    return res * np.float32(alpha) if alpha != 1.0 else res
 
 
 def _run_sbgemm(a, b, plan, out, packed, threads, faithful, fp32_buffer=False):

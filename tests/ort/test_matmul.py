@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from conftest import ORACLE_VERSIONS
 from mlas_emu.errors import OrtDefectWarning
+import mlas_emu
 from mlas_emu.ort import fused_matmul, matmul
 
 import _oracle_models as om
@@ -233,3 +234,30 @@ def test_inputs_not_modified_and_empty_shapes():
     assert matmul(np.ones((0, 4), np.float32), np.ones((4, 5), np.float32)).shape == (0, 5)
     z = matmul(np.ones((3, 0), np.float32), np.ones((0, 5), np.float32))
     assert z.shape == (3, 5) and not z.any()
+
+
+def test_approx_mode_is_opt_in_and_close_to_exact():
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((3, 17, 40)).astype(np.float32)
+    b = rng.standard_normal((40, 24)).astype(np.float32)
+    exact = matmul(a, b)
+    approx = matmul(a, b, mode="approx")
+    assert approx.shape == exact.shape and approx.dtype == np.float32
+    # Same bf16 inputs, fp32 BLAS instead of round-to-odd chains: close, not claimed identical.
+    scale = np.abs(a).astype(np.float64) @ np.abs(b).astype(np.float64)
+    assert np.all(np.abs(approx.astype(np.float64) - exact) <= 2.0**-18 * 40 * scale)
+    # Far closer to the exact emulation than the bf16 rounding of the inputs is to fp32.
+    assert np.abs(approx - exact).max() < np.abs(exact - a @ b).max()
+    with pytest.raises(ValueError, match="mode"):
+        matmul(a, b, mode="fast")
+
+
+def test_sgemm_bf16_approx_mode_dispatches():
+    rng = np.random.default_rng(8)
+    a = rng.standard_normal((9, 33)).astype(np.float32)
+    b = rng.standard_normal((33, 10)).astype(np.float32)
+    got = mlas_emu.sgemm_bf16(a, b, mode="approx")
+    assert got.shape == (9, 10)
+    assert np.abs(got - mlas_emu.sgemm_bf16(a, b)).max() < 1e-3 * np.abs(a).max() * np.abs(b).max() * 33
+    with pytest.raises(ValueError, match="mode"):
+        mlas_emu.sgemm_bf16(a, b, mode="bogus")
