@@ -27,11 +27,6 @@ ALLOWED = {
     "analysis": BASE | {"isa", "mlas", "ort"},
     "teach": BASE | {"isa", "mlas", "ort"},
 }
-#: Known violations in modules still being edited, each a strict xfail below: remove the entry
-#: when the module is fixed (the xfail then fails and says so).
-PENDING = {
-    "mlas_emu/analysis/arm_check.py (analysis) imports mlas_emu.oracle",
-}
 OPTIONAL = ("onnx", "onnxruntime", "matplotlib", "platformdirs", "tqdm", "tokenizers", "safetensors")
 
 
@@ -87,7 +82,7 @@ def test_the_scan_sees_relative_lazy_and_absolute_imports(tmp_path):
 
 
 def test_imports_run_one_way():
-    assert [v for v in layering_violations() if v not in PENDING] == []
+    assert layering_violations() == []
 
 
 def test_no_emulator_layer_imports_the_oracle():
@@ -98,13 +93,7 @@ def test_no_emulator_layer_imports_the_oracle():
         for name in imported_modules(path)
         if name.startswith("mlas_emu.oracle")
     )
-    assert [v for v in bad if v not in PENDING] == []
-
-
-@pytest.mark.parametrize("violation", sorted(PENDING))
-@pytest.mark.xfail(strict=True, reason="known layering violation, to be fixed in that module")
-def test_pending_violation_is_fixed(violation):
-    assert violation not in layering_violations()
+    assert bad == []
 
 
 BLOCKER = textwrap.dedent(

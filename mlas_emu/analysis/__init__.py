@@ -25,7 +25,6 @@ _EXPORTS = {
     "ModelRun": "runner",
     "ModelComparison": "runner",
     "MODES": "runner",
-    "check_against_arm": "arm_check",
     "minilm_demo": "demo",
 }
 

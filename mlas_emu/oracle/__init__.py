@@ -30,6 +30,7 @@ _EXPORTS = {
     "run_instructions": "_harness",
     "INSTRUCTIONS": "_harness",
     "count_instructions": "_count",
+    "check_against_arm": "model_check",
     "setup": "_provision",
     "status": "_status",
     "shutdown": "_client",

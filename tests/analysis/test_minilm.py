@@ -91,7 +91,7 @@ def test_every_gemm_node_is_bit_exact_on_arm_and_errors_agree(oracle):
     """One layer, one short sentence, ORT 1.27.0: nodes fed Arm's own inputs give Arm's bits; the
     end-to-end error predicted here matches the error Arm ORT shows, up to what the non-GEMM
     operators (ORT's LayerNorm, Softmax, Erf vs NumPy's) explain."""
-    from mlas_emu.analysis.arm_check import check_against_arm
+    from mlas_emu.oracle.model_check import check_against_arm
     from mlas_emu.analysis.report import compare
 
     small = minilm.build_model(num_layers=1)

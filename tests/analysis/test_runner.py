@@ -151,7 +151,7 @@ def test_bad_mode_and_model():
 @pytest.mark.oracle
 @pytest.mark.parametrize("mode", ["bf16-fastmath", "fp32", "int8-dynamic"])
 def test_small_graph_nodes_are_bit_exact_on_arm(oracle, mode):
-    from mlas_emu.analysis.arm_check import check_against_arm
+    from mlas_emu.oracle.model_check import check_against_arm
 
     for model in (_graphs.mlp(), _graphs.attention_like()):
         feeds = _graphs.random_feeds(model, rows=12)
@@ -165,7 +165,7 @@ def test_small_graph_nodes_are_bit_exact_on_arm(oracle, mode):
 
 @pytest.mark.oracle
 def test_two_threads_on_arm(oracle):
-    from mlas_emu.analysis.arm_check import check_against_arm
+    from mlas_emu.oracle.model_check import check_against_arm
 
     model = _graphs.attention_like(seq=40, d=300)  # non-packed B (N = 300) split over two threads
     feeds = _graphs.random_feeds(model)
@@ -182,7 +182,7 @@ def test_importing_analysis_needs_only_the_core_dependencies():
 
     code = ("import sys, mlas_emu.analysis as a\n"
             "import mlas_emu.analysis.report, mlas_emu.analysis.bound, mlas_emu.analysis.runner\n"
-            "import mlas_emu.analysis.arm_check, mlas_emu.analysis.demo, mlas_emu.analysis.cli\n"
+            "import mlas_emu.oracle.model_check, mlas_emu.analysis.demo, mlas_emu.analysis.cli\n"
             "bad = [m for m in ('onnx', 'onnxruntime', 'matplotlib', 'tokenizers', 'safetensors', 'tqdm')"
             " if m in sys.modules]\n"
             "assert not bad, bad\n")

@@ -1,4 +1,4 @@
-"""Check a model run against ONNX Runtime on emulated Arm (the oracle, :mod:`mlas_emu.oracle`).
+"""Check the emulated model runner (:mod:`mlas_emu.analysis`) against ONNX Runtime on emulated Arm.
 
 Two questions, one session each way:
 
@@ -9,7 +9,7 @@ Two questions, one session each way:
    graph outputs, runs on Arm; each node is emulated on the inputs Arm ORT gave it and compared
    bit for bit with Arm's output.
 
-The oracle is imported only when these functions run (it is never needed by the emulator).
+It lives beside the oracle, above the emulator layers, which never import the oracle.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .ops import GEMM_OPS, Recorder, run_node
-from .report import compare
-from .runner import _check_mode, prepare
+from ..analysis.ops import GEMM_OPS, Recorder, run_node
+from ..analysis.report import compare
+from ..analysis.runner import _check_mode, prepare
 
 FASTMATH_CONFIG = {"mlas.enable_gemm_fastmath_arm64_bfloat16": "1"}
 
@@ -68,9 +68,9 @@ def _session_config(mode):
 def check_against_arm(model, feeds, *, mode: str = "bf16-fastmath", ort_version: str | None = None,
                       threads: int = 1, check_rewrites: bool = True, faithful: bool = True) -> ArmCheck:
     """Run ``model`` on ``feeds`` with Arm ORT (oracle) and with the emulator; see the module docstring."""
-    from .. import oracle
+    from .. import oracle  # this package (its public functions load lazily)
     from ..errors import OracleUnavailable
-    from .graph import check_feeds, load_model
+    from ..analysis.graph import check_feeds, load_model
 
     reason = oracle.unavailable_reason(ort_version)
     if reason is not None:
@@ -94,12 +94,12 @@ def check_against_arm(model, feeds, *, mode: str = "bf16-fastmath", ort_version:
     if check_rewrites:
         original = load_model(model)
         if mode == "int8-dynamic":
-            from .graph import quantize_int8
+            from ..analysis.graph import quantize_int8
 
             original = quantize_int8(original)
         default = oracle.run_model(original, feeds, ort_version=ort_version, session_config=cfg, threads=threads)
         rewrites = all(np.array_equal(default[k].view(np.uint8), arm[k].view(np.uint8)) for k in outs)
-    from .runner import execute
+    from ..analysis.runner import execute
 
     emulated = execute(prepared, feeds, mode=mode, ort_version=ort_version, threads=threads, faithful=faithful,
                        capture=False).outputs
