@@ -65,17 +65,27 @@ class DefectLog:
 
     faithful: bool = True
     events: dict = field(default_factory=dict)
+    omitted: dict = field(default_factory=dict)
+
+    #: Details kept per defect; more are counted. Notes about memory nothing wrote are always
+    #: kept: they say which values are NaN.
+    MAX_DETAILS = 4
 
     def note(self, name: str, detail: str) -> None:
-        self.events.setdefault(name, [])
-        if len(self.events[name]) < 4 and detail not in self.events[name]:
-            self.events[name].append(detail)
+        details = self.events.setdefault(name, [])
+        if detail in details:
+            return
+        if len(details) < self.MAX_DETAILS or "nothing wrote" in detail:
+            details.append(detail)
+        else:
+            self.omitted[name] = self.omitted.get(name, 0) + 1
 
     def warn(self, stacklevel: int = 3) -> None:
         for name, details in self.events.items():
             what = "reproduced" if self.faithful else "corrected (faithful=False)"
+            more = f"; and {self.omitted[name]} more" if self.omitted.get(name) else ""
             warnings.warn(
-                f"{DEFECT_TEXT[name]}; {what}: {'; '.join(details)}",
+                f"{DEFECT_TEXT[name]}; {what}: {'; '.join(details)}{more}",
                 OrtDefectWarning,
                 stacklevel=stacklevel,
             )

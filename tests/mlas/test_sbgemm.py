@@ -211,3 +211,19 @@ def test_host_threads_never_change_bits():
         numba.set_num_threads(before)
     for r in results[1:]:
         np.testing.assert_array_equal(r, results[0])
+
+
+def test_undefined_memory_is_always_named_in_the_warning():
+    """Many K slices read as one block fill the defect's detail list; the note that some values
+    are NaN because they read memory nothing wrote must still be in the warning (found by the
+    oracle comparison: M=1, K=1030, N=129, B as input, 3 threads)."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((1, 1030)).astype(np.float32)
+    b = rng.standard_normal((1030, 129)).astype(np.float32)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = mlas_emu.sgemm_bf16(a, b, packed_b=False, threads=3)
+    assert np.isnan(got).any()
+    texts = [str(w.message) for w in caught if issubclass(w.category, OrtDefectWarning)]
+    assert any("nothing wrote" in t for t in texts), texts
+    assert any("more" in t for t in texts if "defect 1" in t)
