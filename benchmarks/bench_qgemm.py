@@ -17,19 +17,12 @@ import time
 import numpy as np
 
 import mlas_emu
+from _timing import best_time
 from mlas_emu.mlas.qgemm import qgemm
 
 GOAL = 3.0
 
 
-def best_time(fn, repeat):
-    fn()  # warm-up (BLAS threads, page faults)
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def run(size: int, repeat: int) -> dict:

@@ -21,20 +21,13 @@ import warnings
 import numpy as np
 
 import mlas_emu
+from _timing import best_time
 from mlas_emu.errors import OrtDefectWarning
 
 QEMU_REFERENCE_SECONDS = 4.08  # ORT 1.17.1 SBGEMM 512^3 under qemu-aarch64 (DESIGN section 8)
 GOAL_SPEEDUP = 15.0
 
 
-def best_time(fn, repeat):
-    fn()  # warm-up: JIT compilation, page faults
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def _rss_bytes() -> int:

@@ -37,6 +37,8 @@ import math
 
 import numpy as np
 
+from ..mlas._checks import as_f32_matrix
+
 #: bf16 unit roundoff for round to nearest even: 8-bit significand, 2^-8.
 BF16_UNIT_ROUNDOFF = 2.0 ** -8
 #: BFRound's round to odd keeps 24 significand bits: |error| < 1 ulp <= 2^-23 |x|.
@@ -61,16 +63,6 @@ def gamma(n: int, u: float) -> float:
     if n * u >= 1:
         return math.inf
     return n * u / (1 - n * u)
-
-
-def _as_matrix(x, name):
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray of float32, got {type(x).__name__}")
-    if x.dtype != np.float32:
-        raise TypeError(f"{name} must have dtype float32, got {x.dtype}")
-    if x.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (M x K or K x N), got shape {x.shape}")
-    return x
 
 
 def _block_counts(K: int, block_k: int | None) -> tuple[int, int]:
@@ -99,8 +91,8 @@ def bound(A, B, *, block_k: int | None = PACKED_BLOCK_K, inputs: str = "worst") 
     ``inputs``: ``"worst"`` bounds the bf16 input rounding by 2^-8 per operand; ``"exact"`` uses the
     bf16 values themselves (tighter, still computed before the GEMM).
     """
-    A = _as_matrix(A, "A")
-    B = _as_matrix(B, "B")
+    A = as_f32_matrix(A, "A")
+    B = as_f32_matrix(B, "B")
     if A.shape[1] != B.shape[0]:
         raise ValueError(f"A is {A.shape[0]}x{A.shape[1]} but B is {B.shape[0]}x{B.shape[1]}: K must agree")
     if inputs not in ("worst", "exact"):
@@ -151,8 +143,8 @@ def tightness(A, B, result, *, block_k: int | None = PACKED_BLOCK_K, inputs: str
     relative error of 2^-53 that is added to the bound). Returns max and median of the ratio over
     the elements with a non-zero finite bound, and ``violations`` (elements above the bound).
     """
-    A = _as_matrix(A, "A")
-    B = _as_matrix(B, "B")
+    A = as_f32_matrix(A, "A")
+    B = as_f32_matrix(B, "B")
     result = np.asarray(result)
     if result.shape != (A.shape[0], B.shape[1]):
         raise ValueError(f"result must have shape {(A.shape[0], B.shape[1])}, got {result.shape}")

@@ -31,6 +31,7 @@ import numpy as np
 
 from ..errors import OrtDefectWarning
 from . import sbgemm_kernel_neon as kn
+from ._checks import as_f32_matrix
 from .threading import check_threads, partition_work
 
 #: MLAS_SBGEMM_THREAD_COMPLEXITY and MLAS_SGEMM_THREAD_COMPLEXITY (mlasi.h): 64 * 1024 each.
@@ -312,16 +313,6 @@ def _rows_text(rows) -> str:
     return ", ".join(str(r) for r in rows[:6]) + (" ..." if len(rows) > 6 else "")
 
 
-def _as_f32_2d(x, name):
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray of float32, got {type(x).__name__}")
-    if x.dtype != np.float32:
-        raise TypeError(f"{name} must have dtype float32, got {x.dtype}")
-    if x.ndim != 2:
-        raise ValueError(f"{name} must be 2-D, got shape {x.shape}")
-    return np.ascontiguousarray(x)
-
-
 def sgemm_bf16(A, B, bias=None, *, packed_b: bool = True, threads: int = 1, faithful: bool = True,
                path: str = "fast", trace: list | None = None, mode: str = "exact") -> np.ndarray:
     """MLAS SBGEMM ``C = A @ B (+ bias)`` with bf16 inputs and BFMMLA, as Graviton computes it.
@@ -343,8 +334,8 @@ def sgemm_bf16(A, B, bias=None, *, packed_b: bool = True, threads: int = 1, fait
         from .sbgemm_approx import sgemm_bf16_approx
 
         return sgemm_bf16_approx(A, B, bias)
-    a = _as_f32_2d(A, "A")
-    b = _as_f32_2d(B, "B")
+    a = np.ascontiguousarray(as_f32_matrix(A, "A"))
+    b = np.ascontiguousarray(as_f32_matrix(B, "B"))
     m, k = a.shape
     if b.shape[0] != k:
         raise ValueError(f"A is {a.shape} and B is {b.shape}: B must have K={k} rows")

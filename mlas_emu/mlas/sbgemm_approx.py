@@ -34,6 +34,7 @@ import numpy as np
 
 from .._jit import njit
 from ..isa import bfcvt
+from ._checks import as_f32_matrix
 
 _BF16_EXP = np.uint32(0x7F80)  # bf16 exponent field; all-zero means zero or denormal
 
@@ -57,16 +58,6 @@ def _unpack_bf16(bits, out):
             out[i] = b << np.uint32(16)
 
 
-def _check(x, name: str) -> np.ndarray:
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray of float32, got {type(x).__name__}")
-    if x.dtype != np.float32:
-        raise TypeError(f"{name} must have dtype float32, got {x.dtype}")
-    if x.ndim != 2:
-        raise ValueError(f"{name} must be 2-D, got shape {x.shape}")
-    return x
-
-
 def sgemm_bf16_approx(A, B, bias=None) -> np.ndarray:
     """``C ~= bf16(A) @ bf16(B) (+ bias)`` in float32 by numpy's BLAS: fast, NOT bit-exact.
 
@@ -79,8 +70,8 @@ def sgemm_bf16_approx(A, B, bias=None) -> np.ndarray:
     >>> sgemm_bf16_approx(A, np.ones((2, 1), np.float32))
     array([[3.]], dtype=float32)
     """
-    a = _check(A, "A")
-    b = _check(B, "B")
+    a = as_f32_matrix(A, "A")
+    b = as_f32_matrix(B, "B")
     if b.shape[0] != a.shape[1]:
         raise ValueError(f"A is {a.shape} and B is {b.shape}: B must have K={a.shape[1]} rows")
     if a.shape[1] == 0:
