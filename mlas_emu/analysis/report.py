@@ -19,7 +19,7 @@ FLT_MIN_NORMAL = float.fromhex("0x1p-126")
 _FLOAT_KINDS = ("f",)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ErrorReport:
     """Error of ``result`` against ``reference`` (same shape), element by element.
 
@@ -77,6 +77,12 @@ class ErrorReport:
                 f"normwise rel {self.normwise_rel_error:.3g}, identical {self.fraction_identical:.1%}, "
                 f"max ulp {self.max_ulp_error}, NaN {self.nan_count}, inf {self.inf_count}, "
                 f"flushed {self.flushed_count}")
+
+    def __repr__(self) -> str:
+        # The full histogram can hold thousands of bins: show it summarised, as the HTML table does.
+        return f"ErrorReport(size={self.size}, {self.summary()}, ulps: {_histogram_text(self.ulp_histogram)})"
+
+    __str__ = __repr__
 
     def _repr_html_(self) -> str:
         rows = []
