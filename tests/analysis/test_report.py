@@ -175,3 +175,14 @@ def test_ulp_histogram_matches_counting_float32_values(a, b):
     ra = _rank(a) if math.isfinite(a) else int(math.copysign(2 ** 23 * 255, a))
     rb = _rank(b) if math.isfinite(b) else int(math.copysign(2 ** 23 * 255, b))
     assert compare(_f32(a), _f32(b)).ulp_histogram == {abs(ra - rb): 1}
+
+
+def test_repr_is_a_short_summary_even_with_many_ulp_bins():
+    rng = np.random.default_rng(3)
+    reference = rng.standard_normal(5000).astype(np.float32)
+    result = (reference * (1 + rng.uniform(-1e-3, 1e-3, 5000))).astype(np.float32)
+    report = compare(result, reference)
+    assert len(report.ulp_histogram) > 100
+    text = repr(report)
+    assert len(text) < 400 and "max abs" in text and "more)" in text
+    assert str(report) == text
