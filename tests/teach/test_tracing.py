@@ -299,18 +299,6 @@ def test_dot_counts_equal_the_real_kernels(oracle):
     assert got == expected
 
 
-@pytest.mark.oracle
-def test_thread_split_counts_equal_the_real_kernels(oracle):
-    # 81920 multiply-adds on 2 intra-op threads: rows split 5 + 5, each run as 4 + 1 rows.
-    nodes = [("MatMul", 10, 8, 1024, "f32", "f32", True), ("MatMulInteger", 10, 8, 1024, U8, U8, True)]
-    model, feeds = _onnx_model(nodes)
-    expected = _traced_total(nodes, threads=2)
-    assert expected != _traced_total(nodes, threads=1)
-    got = oracle.count_instructions(model, feeds, mnemonics=tuple(expected), ort_version="1.17.1", threads=2,
-                                    session_config=FASTMATH)  # fmt: skip
-    assert got == expected
-
-
 def test_importing_teach_does_not_import_matplotlib():
     import subprocess
     import sys
