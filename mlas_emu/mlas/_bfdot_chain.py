@@ -10,16 +10,22 @@ with ``BFDotAdd = FPAdd_BF16(acc, FPAdd_BF16(BFMulH(a0, b0), BFMulH(a1, b1)))`` 
 FPAdd_BF16/BFMulH rounded by BFRound: round to odd into fp32, flush-to-zero when the unrounded
 exponent is below -126, infinity when it is 128 or more.
 
-This module computes those chains without bit-level emulation when nothing special happens:
+Every BFRound here rounds a sum ``x + y`` of two fp32 values. The error-free transformation
+TwoSum gives ``s = RNE(x + y)`` and the exact rest ``e`` (``s + e == x + y``); round to odd is then
+read from ``s`` and the sign of ``e`` (:func:`_round_to_odd32`). Three tiers, chosen per tile of
+8 rows x 64 columns from exponent statistics of its rows, columns and initial values:
 
-* a product of two bf16 values (8-bit significands) is exact in float64;
-* a sum of two float64 values is made exact by the error-free transformation TwoSum
-  (``s + e == x + y`` exactly), and round-to-odd of ``x + y`` into 24 bits is read from ``s``'s
-  bit pattern and the sign of ``e`` (see :func:`_round_to_odd`).
+* **fp32 tier** (the common case): float32 arithmetic, 8 lanes per AVX2 vector. Exact when no
+  value of the chain can reach the flush or overflow ranges, which :func:`_fp32_tier_exact`
+  proves before the tile runs: every value of a chain is a multiple of the smallest product of
+  ulps (so a non-zero one is at least that) and bounded by ``|init| + sum |a||b|`` grown by at
+  most 2x of round-to-odd steps.
+* **careful tier**: float64 arithmetic with explicit flush and overflow handling (products of
+  two bf16 values are exact in float64), for tiles with very small or very large values.
+* **bit-level tier**: elements whose inputs hold NaN or infinity, or whose chain overflowed in
+  the careful tier, are recomputed with the scalar ``bf_dot_add`` of :mod:`mlas_emu.isa.bf16`.
 
-Elements whose inputs hold NaN or infinity, or whose chain overflows, are recomputed with the
-scalar bit-level ``bf_dot_add`` of :mod:`mlas_emu.isa.bf16`. Denormal bf16 inputs and addends are
-flushed (with their sign) before the fast loop, as BFUnpack does.
+Denormal bf16 inputs and addends are flushed (with their sign) before the chains, as BFUnpack does.
 """
 
 from __future__ import annotations
@@ -101,9 +107,10 @@ def _scalar_chain(acc_bits, a_row, b_bits, j):
 
 _ROW_BLOCK = 8
 _COL_TILE = 64
+_NO_EXP = 255  # exponent statistic of an all-zero row or column: never limits the fp32 tier
 
 
-@njit(parallel=True)
+@njit
 def bfdot_chains(a_bits, b_bits, init_bits):
     """Per-element BFDotAdd chains over k pairs, in increasing k.
 
@@ -112,21 +119,18 @@ def bfdot_chains(a_bits, b_bits, init_bits):
     init_bits: uint32 (n,) the accumulator's initial value per column (bias, or +0).
     Returns uint32 (rows, n): fp32 bit patterns of the chains' results.
     """
+    return bfdot_chains_unpacked(a_bits, unpack_rows(a_bits), b_bits, init_bits)
+
+
+@njit(parallel=True)
+def bfdot_chains_unpacked(a_bits, a_unpacked, b_bits, init_bits):
+    """:func:`bfdot_chains` with A already unpacked by :func:`unpack_rows` (reused across N slices)."""
     rows, ka = a_bits.shape
     n = b_bits.shape[1]
     out = np.empty((rows, n), dtype=np.uint32)
-    af, a_special = _bf16_to_f64(a_bits)
-    bf, b_special_t = _bf16_to_f64(b_bits.T.copy())
-    bt = bf.T.copy()  # (KA, n) again, float64
-    b_special = np.zeros(n, dtype=np.bool_)
-    for j in range(n):
-        b_special[j] = b_special_t[j]
-    init = np.empty(n, dtype=np.float64)
-    for j in range(n):
-        v, special = _f32_bits_to_f64(init_bits[j])
-        init[j] = v
-        if special:
-            b_special[j] = True
+    af, a_special, a_emin, a_emax = a_unpacked
+    bt, b_special, b_emin, b_emax = _unpack_bf16_cols(b_bits)
+    init, i_special, i_emin, i_emax = _unpack_init(init_bits)
     n_rb = (rows + _ROW_BLOCK - 1) // _ROW_BLOCK
     n_ct = (n + _COL_TILE - 1) // _COL_TILE
     for task in prange(n_rb * n_ct):
@@ -134,62 +138,200 @@ def bfdot_chains(a_bits, b_bits, init_bits):
         j0 = (task % n_ct) * _COL_TILE
         i1 = min(i0 + _ROW_BLOCK, rows)
         j1 = min(j0 + _COL_TILE, n)
+        fp32 = _fp32_tier_exact(a_emin[i0:i1].min(), a_emax[i0:i1].max(), b_emin[j0:j1].min(),
+                                b_emax[j0:j1].max(), i_emin[j0:j1].min(), i_emax[j0:j1].max(), ka)
         acc = np.empty((_ROW_BLOCK, _COL_TILE), dtype=np.float64)
-        for r in range(i1 - i0):
-            for c in range(j1 - j0):
-                acc[r, c] = init[j0 + c]
-        _tile_chains(af, bt, acc, i0, i1, j0, j1)
+        if fp32:
+            acc32 = np.empty((_ROW_BLOCK, _COL_TILE), dtype=np.float32)
+            for r in range(i1 - i0):
+                acc32[r, : j1 - j0] = init[j0:j1]
+            _tile_chains_fp32(af, bt, acc32, i0, i1, j0, j1)
+            for r in range(i1 - i0):
+                for c in range(j1 - j0):
+                    acc[r, c] = acc32[r, c]
+        else:
+            for r in range(i1 - i0):
+                for c in range(j1 - j0):
+                    acc[r, c] = init[j0 + c]
+            _tile_chains_careful(af, bt, acc, i0, i1, j0, j1)
         for r in range(i1 - i0):
             i = i0 + r
             for c in range(j1 - j0):
                 j = j0 + c
-                if np.isnan(acc[r, c]) or a_special[i] or b_special[j]:
+                if np.isnan(acc[r, c]) or a_special[i] or b_special[j] or i_special[j]:
                     out[i, j] = _scalar_chain(init_bits[j], a_bits[i], b_bits, j)
                 else:
-                    out[i, j] = np.uint32(np.float32(acc[r, c]).view(np.uint32))
+                    out[i, j] = np.float32(acc[r, c]).view(np.uint32)
     return out
 
 
 @njit
-def _tile_chains(af, bt, acc, i0, i1, j0, j1):
-    """The fast chains of rows i0..i1 x columns j0..j1, all k pairs, in place on ``acc``."""
+def _fp32_tier_exact(a_emin, a_emax, b_emin, b_emax, i_emin, i_emax, ka):
+    """Whether float32 TwoSum chains give BFRound's bits for every element of a tile.
+
+    Arguments are biased exponent fields (bf16 and fp32 share the bias 127) of the tile's
+    non-zero finite values: the smallest and largest over its A rows, B columns and initial
+    values. The tier is exact when no BFRound can flush or overflow, and then no float32
+    operation underflows or overflows either, so TwoSum and :func:`_round_to_odd32` are exact:
+
+    * bf16 values are multiples of their ulp ``2^(e-134)``, products of two of them multiples of
+      ``g = 2^(ea+eb-268)``, fp32 initial values multiples of ``2^(ei-150)``. Sums of multiples of
+      ``g`` are multiples of ``g``, and so is their round to odd (it lands on a grid at least as
+      coarse). So every non-zero value is at least ``g`` (and the smallest initial ulp): both
+      at least ``2^-126`` means nothing flushes.
+    * every value is below ``(ka * 2^(ea+eb-252) + 2^(ei-126)) * (1 + 2^-23)^ka``; keeping that
+      under ``2^127`` (2x margin for the rounding growth, ka < 2^22) means nothing overflows.
+    """
+    if a_emin + b_emin < 142 or i_emin < 24 or ka >= (1 << 22):
+        return False
+    bound = ka * 2.0 ** (a_emax + b_emax - 252) + 2.0 ** (i_emax - 126)
+    return bound <= 2.0**126
+
+
+@njit(inline="always")
+def _two_sum32(x, y):
+    """Knuth's TwoSum in float32: ``s = RNE(x + y)`` and the exact rest ``e = (x + y) - s``."""
+    s = x + y
+    yy = s - x
+    e = (x - (s - yy)) + (y - yy)
+    return s, e
+
+
+@njit(inline="always")
+def _round_to_odd32(s, e):
+    """BFRound's round to odd of the exact ``s + e`` (TwoSum output, no flush or overflow).
+
+    Truncation toward zero is ``s`` when ``e`` has the sign of ``s`` and the fp32 value just
+    below ``s`` in magnitude (bit pattern ``s - 1``) when it has the other sign; then bit 0 is
+    set. ``e == 0`` means ``s`` is exact.
+    """
+    sb = np.float32(s).view(np.int32)
+    eb = np.float32(e).view(np.int32)
+    odd = np.int32(np.int32(sb + np.int32((sb ^ eb) >> 31)) | np.int32(1))
+    rb = odd if e != np.float32(0.0) else sb
+    return np.int32(rb).view(np.float32)
+
+
+@njit(inline="always")
+def _dot_add_step32(acc, a0, a1, b0, b1):
+    """One BFDotAdd in float32 for the fp32 tier (products of bf16 values are exact in fp32)."""
+    s, e = _two_sum32(a0 * b0, a1 * b1)
+    s, e = _two_sum32(acc, _round_to_odd32(s, e))
+    return _round_to_odd32(s, e)
+
+
+@njit
+def _tile_chains_fp32(af, bt, acc, i0, i1, j0, j1):
+    """The fp32-tier chains of rows i0..i1 x columns j0..j1, all k pairs, in place on ``acc``.
+
+    The innermost loop runs along contiguous B rows so that LLVM vectorises it.
+    """
     w = j1 - j0
     for t in range(af.shape[1] // 2):
         k = 2 * t
+        b0 = bt[k, j0:j1]
+        b1 = bt[k + 1, j0:j1]
         for r in range(i1 - i0):
             a0 = af[i0 + r, k]
             a1 = af[i0 + r, k + 1]
+            ar = acc[r]
             for c in range(w):
-                acc[r, c] = _dot_add_step(acc[r, c], a0, a1, bt[k, j0 + c], bt[k + 1, j0 + c])
+                ar[c] = _dot_add_step32(ar[c], a0, a1, b0[c], b1[c])
 
 
 @njit
-def _bf16_to_f64(bits):
-    """float64 images of bf16 patterns with denormals flushed (BFUnpack); rows holding NaN/inf flagged."""
-    rows, cols = bits.shape
-    out = np.empty((rows, cols), dtype=np.float64)
-    special = np.zeros(rows, dtype=np.bool_)
-    for i in range(rows):
-        for k in range(cols):
-            b = np.uint32(bits[i, k])
-            expo = (b >> 7) & 0xFF
-            if expo == 0xFF:
-                special[i] = True
-                out[i, k] = 0.0
-            elif expo == 0:
-                out[i, k] = -0.0 if (b & 0x8000) else 0.0
-            else:
-                out[i, k] = np.float64(np.uint32(b << 16).view(np.float32))
-    return out, special
+def _tile_chains_careful(af, bt, acc, i0, i1, j0, j1):
+    """The careful-tier chains (float64, flush and overflow handled) of a tile, in place on ``acc``."""
+    w = j1 - j0
+    for t in range(af.shape[1] // 2):
+        k = 2 * t
+        b0 = bt[k, j0:j1]
+        b1 = bt[k + 1, j0:j1]
+        for r in range(i1 - i0):
+            a0 = np.float64(af[i0 + r, k])
+            a1 = np.float64(af[i0 + r, k + 1])
+            ar = acc[r]
+            for c in range(w):
+                ar[c] = _dot_add_step(ar[c], a0, a1, np.float64(b0[c]), np.float64(b1[c]))
 
 
-@njit
-def _f32_bits_to_f64(b):
-    """Addend unpack: fp32 bits to float64 with denormal flush; flags NaN/inf."""
+@njit(inline="always")
+def _unpack_bf16(b):
+    """BFUnpack of one bf16 pattern: (float32 value with denormals flushed, special, exponent field)."""
     b = np.uint32(b)
-    expo = (b >> 23) & 0xFF
+    expo = np.int64((b >> 7) & 0xFF)
     if expo == 0xFF:
-        return 0.0, True
+        return np.float32(0.0), True, expo
     if expo == 0:
-        return (-0.0 if (b & 0x80000000) else 0.0), False
-    return np.float64(b.view(np.float32)), False
+        return (np.float32(-0.0) if (b & 0x8000) else np.float32(0.0)), False, expo
+    return np.uint32(b << 16).view(np.float32), False, expo
+
+
+@njit(parallel=True)
+def unpack_rows(bits):
+    """A's rows of bf16 patterns: float32 values, NaN/inf flag and non-zero exponent range per row."""
+    rows, cols = bits.shape
+    out = np.empty((rows, cols), dtype=np.float32)
+    special = np.zeros(rows, dtype=np.bool_)
+    emin = np.full(rows, _NO_EXP, dtype=np.int64)
+    emax = np.zeros(rows, dtype=np.int64)
+    for i in prange(rows):
+        for k in range(cols):
+            v, sp, expo = _unpack_bf16(bits[i, k])
+            out[i, k] = v
+            special[i] |= sp
+            if 0 < expo < 0xFF:
+                emin[i] = min(emin[i], expo)
+                emax[i] = max(emax[i], expo)
+    return out, special, emin, emax
+
+
+@njit
+def _unpack_bf16_cols(bits):
+    """Like :func:`unpack_rows` with statistics per column (the layout stays (KA, n))."""
+    rows, cols = bits.shape
+    out = np.empty((rows, cols), dtype=np.float32)
+    special = np.zeros(cols, dtype=np.bool_)
+    emin = np.full(cols, _NO_EXP, dtype=np.int64)
+    emax = np.zeros(cols, dtype=np.int64)
+    for k in range(rows):
+        for j in range(cols):
+            v, sp, expo = _unpack_bf16(bits[k, j])
+            out[k, j] = v
+            special[j] |= sp
+            if 0 < expo < 0xFF:
+                emin[j] = min(emin[j], expo)
+                emax[j] = max(emax[j], expo)
+    return out, special, emin, emax
+
+
+@njit
+def _unpack_init(init_bits):
+    """Addend unpack (fp32, denormals flushed): values, NaN/inf flags and exponent fields."""
+    n = init_bits.shape[0]
+    out = np.empty(n, dtype=np.float32)
+    special = np.zeros(n, dtype=np.bool_)
+    emin = np.full(n, _NO_EXP, dtype=np.int64)
+    emax = np.zeros(n, dtype=np.int64)
+    for j in range(n):
+        b = np.uint32(init_bits[j])
+        expo = np.int64((b >> 23) & 0xFF)
+        if expo == 0xFF:
+            special[j] = True
+            out[j] = 0.0
+        elif expo == 0:
+            out[j] = np.float32(-0.0) if (b & 0x80000000) else np.float32(0.0)
+        else:
+            out[j] = b.view(np.float32)
+            emin[j] = expo
+            emax[j] = expo
+    return out, special, emin, emax
+
+
+def fp32_tier(a_bits: np.ndarray, b_bits: np.ndarray, init_bits: np.ndarray) -> bool:
+    """Whether a single tile with these operands runs in the fp32 tier (for tests and teaching)."""
+    _, _, a_emin, a_emax = unpack_rows(np.ascontiguousarray(a_bits, dtype=np.uint16))
+    _, _, b_emin, b_emax = _unpack_bf16_cols(np.ascontiguousarray(b_bits, dtype=np.uint16))
+    _, _, i_emin, i_emax = _unpack_init(np.ascontiguousarray(init_bits, dtype=np.uint32))
+    return bool(_fp32_tier_exact(a_emin.min(), a_emax.max(), b_emin.min(), b_emax.max(),
+                                 i_emin.min(), i_emax.max(), a_bits.shape[1]))

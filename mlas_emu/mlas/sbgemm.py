@@ -204,16 +204,19 @@ def sbgemm_operation(part: Partition, m, n, k, d: SBGemmData, thread_id: int, ru
 
 def _packed_operation(m, range_start_n, range_count_n, aligned_n, k, d, a_off, c_off, run):
     """``MlasSBGemmPackedOperation``: N slices of 128, K slices of 256, B from the shared packed buffer."""
-    for n0 in range(0, range_count_n, kn.STRIDE_N):  # jc
-        slice_start_n = range_start_n + n0
-        count_n = min(range_count_n - n0, kn.STRIDE_N)
-        for k0 in range(0, k, kn.STRIDE_K):  # pc
-            count_k = min(k - k0, kn.STRIDE_K)
+    slices = [(range_start_n + n0, min(range_count_n - n0, kn.STRIDE_N)) for n0 in range(0, range_count_n, kn.STRIDE_N)]
+    blocks = [(k0, min(k - k0, kn.STRIDE_K)) for k0 in range(0, k, kn.STRIDE_K)]
+    if run.path == "fast" and not any(_packed_b_offset(aligned_n, k0, ck, s0) for s0, _ in slices for k0, ck in blocks):
+        # A column's chain does not depend on the N slice it is computed in, and without the
+        # offset defect the slices of a K block read B as one run: one kernel call per K block.
+        slices = [(range_start_n, range_count_n)]
+    for slice_start_n, count_n in slices:  # jc
+        n0 = slice_start_n - range_start_n
+        for k0, count_k in blocks:  # pc
             zero_mode = k0 == 0
-            intended = aligned_n * k0 + kn.align_up(count_k, kn.PACKED_K) * slice_start_n
-            shipped = aligned_n * k0 + count_k * slice_start_n
-            pb = intended
-            if shipped != intended:
+            intended, shipped = _packed_b_offset(aligned_n, k0, count_k, slice_start_n) or (None, None)
+            pb = aligned_n * k0 + kn.align_up(count_k, kn.PACKED_K) * slice_start_n
+            if shipped is not None:
                 run.log.note("PackedOffset", f"columns {slice_start_n}-{slice_start_n + count_n - 1}, "
                                              f"K block {k0}-{k0 + count_k - 1}")
                 if run.faithful:
@@ -223,6 +226,16 @@ def _packed_operation(m, range_start_n, range_count_n, aligned_n, k, d, a_off, c
                 bias = d.bias[slice_start_n : slice_start_n + count_n]
             sbgemm_kernel(m, count_n, count_k, d.a, a_off + k0, d.lda, d.b, d.b_known, d.b_offset + pb,
                           d.c, c_off + n0, d.ldc, bias, zero_mode, run)
+
+
+def _packed_b_offset(aligned_n, k0, count_k, slice_start_n):
+    """(intended, shipped) B offsets of a slice when they differ (defect 2), else None.
+
+    Intended: ``AlignedN * k0 + align(CountK, 4) * SliceStartN``; shipped: ``CountK * SliceStartN``.
+    """
+    intended = aligned_n * k0 + kn.align_up(count_k, kn.PACKED_K) * slice_start_n
+    shipped = aligned_n * k0 + count_k * slice_start_n
+    return None if intended == shipped else (intended, shipped)
 
 
 def _non_packed_operation(m, range_start_n, n, k, d, a_off, c_off, run):
@@ -287,7 +300,7 @@ def sbgemm_kernel(count_m, count_n, count_k, a, a_off, lda, buf, known, b_off, c
             bits = np.where(over, np.uint16(0), bits)
     b_bits, defined = kn.read_b_operand(buf, known, b_off, count_n, count_k)
     if run.path == "fast":
-        acc = kn.kernel_fast(bits, b_bits, bias)
+        acc = kn.kernel_fast(bits, b_bits, bias, a_op.unpacked_rows() if bits is a_op.bits else None)
     else:
         acc = kn.kernel_instructions(bits, b_bits, bias, run.trace)
     undefined_cols = ~defined.all(axis=0)
@@ -302,7 +315,12 @@ def sbgemm_kernel(count_m, count_n, count_k, a, a_off, lda, buf, known, b_off, c
             acc[hit] = 0x7FC00000
             run.log.note("AOverRead", "A read past its end meets non-zero B data: those elements depend on "
                                       "memory nothing wrote (NaN)")
-    cidx = c_off + np.arange(count_m)[:, None] * ldc + np.arange(count_n)[None, :]
+    c_rows = c_off + np.arange(count_m) * ldc
+    tile = kn.strided_rows(c, c_rows, count_n) if ldc >= count_n else None
+    if tile is not None:  # C in place (rows do not overlap)
+        kn.store_tile(tile, acc, zero_mode)
+        return
+    cidx = c_rows[:, None] + np.arange(count_n)[None, :]
     tile = c[cidx]
     kn.store_tile(tile, acc, zero_mode)
     c[cidx] = tile

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._bfdot_chain import bfdot_chains
+from ._bfdot_chain import bfdot_chains_unpacked, unpack_rows
 from ._isa_bridge import bfmmla, fp_convert_bf_array
 from .trace import InstructionRecord
 
@@ -156,6 +156,9 @@ def read_b_operand(buf: np.ndarray, known: np.ndarray | None, offset: int, count
     undefined.
     """
     idx = b_operand_index(offset, count_n, count_k)
+    if idx.size == 0 or idx.max() < buf.size:  # the usual case: every load inside the buffer
+        bits = buf[idx].astype(np.uint16, copy=False)
+        return bits, np.ones(idx.shape, dtype=np.bool_) if known is None else known[idx]
     inside = idx < buf.size
     safe = np.where(inside, idx, 0)
     bits = np.where(inside, buf[safe], 0).astype(np.uint16)
@@ -175,6 +178,13 @@ class AOperand:
     bits: np.ndarray
     over_read: np.ndarray
     past_end: np.ndarray
+    #: ``bits`` unpacked for :func:`kernel_fast`, kept so that every N slice reuses it
+    unpacked: tuple | None = None
+
+    def unpacked_rows(self) -> tuple:
+        if self.unpacked is None:
+            self.unpacked = unpack_rows(self.bits)
+        return self.unpacked
 
 
 def read_a_operand(a_flat: np.ndarray, row_offsets: np.ndarray, count_k: int) -> AOperand:
@@ -183,11 +193,30 @@ def read_a_operand(a_flat: np.ndarray, row_offsets: np.ndarray, count_k: int) ->
     Past the end of ``a_flat`` the value is taken as +0.0 (flagged in ``past_end``).
     """
     lanes = 4 * ((count_k + 3) // 4)
+    over = np.broadcast_to(np.arange(lanes)[None, :] >= count_k, (row_offsets.size, lanes))
+    vals = strided_rows(a_flat, row_offsets, lanes)
+    if vals is not None:  # every load inside the buffer
+        return AOperand(bfcvtn_bits(vals), over, np.zeros(over.shape, dtype=np.bool_))
     idx = row_offsets[:, None] + np.arange(lanes)[None, :]
     past_end = idx >= a_flat.size
     vals = np.where(past_end, np.float32(0.0), a_flat[np.where(past_end, 0, idx)])
-    over = np.broadcast_to(np.arange(lanes)[None, :] >= count_k, idx.shape)
     return AOperand(bfcvtn_bits(vals.astype(np.float32)), over, past_end)
+
+
+def strided_rows(flat: np.ndarray, row_offsets: np.ndarray, width: int) -> np.ndarray | None:
+    """``flat[row_offsets[i] + j]`` for j < width as a 2-D view when the rows are evenly spaced
+    and inside ``flat`` (None otherwise)."""
+    rows = row_offsets.size
+    if rows == 0 or width == 0:
+        return None
+    first = int(row_offsets[0])
+    ld = int(row_offsets[1] - first) if rows > 1 else width
+    if ld < 0 or first < 0 or first + (rows - 1) * ld + width > flat.size:
+        return None
+    if rows > 2 and not np.array_equal(np.diff(row_offsets), np.full(rows - 1, ld)):
+        return None
+    return np.lib.stride_tricks.as_strided(flat[first:], shape=(rows, width),
+                                           strides=(ld * flat.itemsize, flat.itemsize))
 
 
 def kernel_rows(count_m: int) -> int:
@@ -201,15 +230,18 @@ def _init_bits(bias: np.ndarray | None, count_n: int) -> np.ndarray:
     return np.ascontiguousarray(bias, dtype=np.float32).view(np.uint32).copy()
 
 
-def kernel_fast(a_bits: np.ndarray, b_bits: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+def kernel_fast(a_bits: np.ndarray, b_bits: np.ndarray, bias: np.ndarray | None,
+                a_unpacked: tuple | None = None) -> np.ndarray:
     """The kernel's accumulators after the K loop (before storing): uint32 (rows, CountN).
 
     Same result as :func:`kernel_instructions`, computed as per-element chains.
+    ``a_unpacked`` is ``unpack_rows(a_bits)`` when the caller already has it.
     """
-    return bfdot_chains(
-        np.ascontiguousarray(a_bits, dtype=np.uint16),
-        np.ascontiguousarray(b_bits, dtype=np.uint16),
-        _init_bits(bias, b_bits.shape[1]),
+    a_bits = np.ascontiguousarray(a_bits, dtype=np.uint16)
+    if a_unpacked is None:
+        a_unpacked = unpack_rows(a_bits)
+    return bfdot_chains_unpacked(
+        a_bits, a_unpacked, np.ascontiguousarray(b_bits, dtype=np.uint16), _init_bits(bias, b_bits.shape[1])
     )
 
 
@@ -333,5 +365,7 @@ def store_tile(c: np.ndarray, acc_bits: np.ndarray, zero_mode: bool) -> None:
         c[...] = acc
         return
     with np.errstate(invalid="ignore", over="ignore"):
-        s = c + acc
-    c[...] = np.where(np.isnan(s), np.uint32(0x7FC00000).view(np.float32), s)
+        np.add(c, acc, out=c)
+    nan = np.isnan(c)
+    if nan.any():
+        c[nan] = np.uint32(0x7FC00000).view(np.float32)
