@@ -375,50 +375,80 @@ def element_bits(a_bits, b_bits, c_bits, i, j, kb, alpha, beta, beta_mode, gemv)
     return cur
 
 
+_ROW_BLOCK = 8
+_COL_TILE = 64
+
+
 @njit(parallel=True)
 def chain_rows(a, b, c_in, out, r0, r1, c0, c1, kb, alpha, beta, beta_mode, gemv):
     """Rows ``r0:r1`` x columns ``c0:c1`` of C as one MLAS kernel segment computes them (see
     :func:`element_bits` for the arguments), into ``out``; ``a`` (M, K), ``b`` (K, N) and
-    ``c_in`` (M, N) are contiguous float32. Chains run in increasing k per element; the loop
-    over columns is innermost so it vectorises without reordering any chain."""
-    ncols = c1 - c0
+    ``c_in`` (M, N) are contiguous float32. Chains run in increasing k per element, in tiles
+    of 8 rows x 64 columns (parallel); the loop over a tile's columns is innermost so it
+    vectorises without reordering any chain."""
     a_bits = a.view(np.uint32)
     b_bits = b.view(np.uint32)
     c_bits = c_in.view(np.uint32)
     alpha_bits = np.uint32(np.array([alpha], np.float32).view(np.uint32)[0])
     beta_bits = np.uint32(np.array([beta], np.float32).view(np.uint32)[0])
-    for i in prange(r0, r1):
-        cur = np.zeros(ncols, np.float32)
-        acc = np.empty(ncols, np.float32)
+    n_rb = (r1 - r0 + _ROW_BLOCK - 1) // _ROW_BLOCK
+    n_ct = (c1 - c0 + _COL_TILE - 1) // _COL_TILE
+    for task in prange(n_rb * n_ct):
+        i0 = r0 + (task // n_ct) * _ROW_BLOCK
+        j0 = c0 + (task % n_ct) * _COL_TILE
+        i1 = min(i0 + _ROW_BLOCK, r1)
+        j1 = min(j0 + _COL_TILE, c1)
+        _tile(a, b, c_in, out, i0, i1, j0, j1, kb, alpha, beta, beta_mode, gemv)
+        for i in range(i0, i1):
+            out_bits = out[i].view(np.uint32)
+            for j in range(j0, j1):
+                if out[i, j] != out[i, j]:  # NaN: the host's NaN is not Arm's; redo with Arm rules
+                    out_bits[j] = element_bits(a_bits, b_bits, c_bits, i, j, kb,
+                                               alpha_bits, beta_bits, beta_mode, gemv)
+
+
+@njit
+def _tile(a, b, c_in, out, i0, i1, j0, j1, kb, alpha, beta, beta_mode, gemv):
+    """One tile's chains (host FMA, NaN not yet Arm's) into ``out[i0:i1, j0:j1]``."""
+    rows, w = i1 - i0, j1 - j0
+    cur = np.zeros((_ROW_BLOCK, _COL_TILE), np.float32)
+    acc = np.empty((_ROW_BLOCK, _COL_TILE), np.float32)
+    for r in range(rows):
         if beta_mode == 1:
-            cur[:] = c_in[i, c0:c1]
+            cur[r, :w] = c_in[i0 + r, j0:j1]
         elif beta_mode == 2:
-            for j in range(ncols):
-                cur[j] = c_in[i, c0 + j] * beta
-        if gemv:
-            for k in range(kb[0], kb[kb.size - 1]):
-                x = a[i, k]
-                for j in range(ncols):
-                    cur[j] = _fmaf(b[k, c0 + j], x, cur[j])
-        else:
-            for blk in range(kb.size - 1):
-                acc[:] = 0.0
-                for k in range(kb[blk], kb[blk + 1]):
-                    x = a[i, k]
-                    for j in range(ncols):
-                        acc[j] = _fmaf(b[k, c0 + j], x, acc[j])
+            for c in range(w):
+                cur[r, c] = c_in[i0 + r, j0 + c] * beta
+    if gemv:
+        _fma_chains(a, b, cur, i0, rows, j0, j1, kb[0], kb[kb.size - 1])
+    else:
+        for blk in range(kb.size - 1):
+            acc[:, :] = 0.0
+            _fma_chains(a, b, acc, i0, rows, j0, j1, kb[blk], kb[blk + 1])
+            for r in range(rows):
+                cr = cur[r]
+                ar = acc[r]
                 if blk == 0 and beta_mode == 0:
-                    for j in range(ncols):
-                        cur[j] = acc[j] * alpha
+                    for c in range(w):
+                        cr[c] = ar[c] * alpha
                 else:
-                    for j in range(ncols):
-                        cur[j] = _fmaf(acc[j], alpha, cur[j])
-        out[i, c0:c1] = cur
-        out_bits = out[i].view(np.uint32)
-        for j in range(ncols):
-            if cur[j] != cur[j]:  # NaN: the host's NaN is not Arm's; redo with Arm rules
-                out_bits[c0 + j] = element_bits(a_bits, b_bits, c_bits, i, c0 + j, kb,
-                                                alpha_bits, beta_bits, beta_mode, gemv)
+                    for c in range(w):
+                        cr[c] = _fmaf(ar[c], alpha, cr[c])
+    for r in range(rows):
+        out[i0 + r, j0:j1] = cur[r, :w]
+
+
+@njit
+def _fma_chains(a, b, acc, i0, rows, j0, j1, k0, k1):
+    """``acc[r, c] = fma(B[k, j0 + c], A[i0 + r, k], acc[r, c])`` for k in k0..k1, in order."""
+    w = j1 - j0
+    for k in range(k0, k1):
+        brow = b[k, j0:j1]
+        for r in range(rows):
+            x = a[i0 + r, k]
+            ar = acc[r]
+            for c in range(w):
+                ar[c] = _fmaf(brow[c], x, ar[c])
 
 
 @njit
