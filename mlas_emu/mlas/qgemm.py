@@ -35,8 +35,8 @@ STRIDEN_THREAD_ALIGN = 16
 #: ``MlasPlatform.MaximumThreadCount`` on ARM64: ``MLAS_MAXIMUM_THREAD_COUNT * 4`` (mlasi.h).
 MAXIMUM_THREAD_COUNT = 16 * 4
 
-#: Largest K for which one float64 product of shifted operands is exact (K * 255^2 < 2^53).
-_EXACT_K_CHUNK = 1 << 36
+#: float32 holds every integer of magnitude up to 2^24 exactly.
+_F32_EXACT_INT = 1 << 24
 
 PATHS = ("fast", "instructions")
 
@@ -252,38 +252,40 @@ def qgemm_instructions(a, b, zero_point_a=0, zero_point_b=0, *, threads=1, packe
 
 
 def qgemm_fast(a, b, zero_point_a=0, zero_point_b=0) -> np.ndarray:
-    """``sum_k (A - zpA)(B - zpB)`` modulo 2^32 through float64 BLAS in exactly representable chunks."""
-    ad = a.astype(np.float64)
-    ad -= float(zero_point_a)
-    bd = b.astype(np.float64)
-    bd -= np.asarray(zero_point_b, dtype=np.float64)
-    k = a.shape[1]
-    if k <= _EXACT_K_CHUNK:
-        return _wrap_float(ad @ bd)
-    total = np.zeros((a.shape[0], b.shape[1]), dtype=np.int64)  # pragma: no cover - K >= 2^36
-    for k0 in range(0, k, _EXACT_K_CHUNK):  # pragma: no cover
-        total += (ad[:, k0:k0 + _EXACT_K_CHUNK] @ bd[k0:k0 + _EXACT_K_CHUNK]).astype(np.int64)
-    return _wrap32(total)  # pragma: no cover
+    """``sum_k (A - zpA)(B - zpB)`` modulo 2^32 through float32 BLAS in exactly representable chunks."""
+    return gemm_batch_exact(a, b, zero_point_a, zero_point_b)
 
 
 def gemm_batch_exact(a, b, zero_point_a=0, zero_point_b=0) -> np.ndarray:
     """``MlasGemmBatch`` over NumPy-broadcast batches: ``matmul(A - zpA, B - zpB)`` modulo 2^32, int32.
 
-    The fast path for stacks of products (the operators' batching): ``zero_point_b`` may be a
-    scalar or any array that broadcasts against ``b`` (per column, per batch matrix). Same bits
-    as :func:`qgemm` on each 2-D product.
+    The fast path for single products and for stacks of them (the operators' batching):
+    ``zero_point_b`` may be a scalar or any array that broadcasts against ``b`` (per column, per
+    batch matrix). Same bits as the instruction path of :func:`qgemm` on each 2-D product.
     """
-    if a.shape[-1] > _EXACT_K_CHUNK:  # pragma: no cover - K >= 2^36 elements
-        raise ValueError("K >= 2^36 is outside the exact range of the fast path")
-    ad = a.astype(np.float64)
-    ad -= float(zero_point_a)
-    bd = b.astype(np.float64) - np.asarray(zero_point_b, np.float64)
-    return _wrap_float(np.matmul(ad, bd))
+    ad = a.astype(np.float32)
+    ad -= np.float32(zero_point_a)
+    bd = b.astype(np.float32)
+    bd -= np.asarray(zero_point_b, np.float32)
+    return exact_int_matmul(ad, bd)
 
 
-def _wrap_float(exact: np.ndarray) -> np.ndarray:
-    """Exact integer-valued float64 -> int32 modulo 2^32."""
-    return exact.astype(np.int64).astype(np.uint32).view(np.int32)
+def exact_int_matmul(ad: np.ndarray, bd: np.ndarray) -> np.ndarray:
+    """``matmul`` of integer-valued float32 operands, exactly, wrapped modulo 2^32 to int32.
+
+    float32 BLAS runs over K chunks short enough that every partial sum, in whatever order the
+    BLAS adds, is an integer of magnitude at most 2^24 (``chunk * max|A| * max|B| <= 2^24``), so
+    no addition rounds; chunks are then added in int32, which wraps like the hardware's adds.
+    """
+    k = ad.shape[-1]
+    bound = float(np.abs(ad).max(initial=0)) * float(np.abs(bd).max(initial=0))
+    chunk = k if bound == 0 else max(1, int(_F32_EXACT_INT // bound))
+    total = None
+    for k0 in range(0, max(k, 1), chunk):
+        b_rows = bd[k0 : k0 + chunk] if bd.ndim == 1 else bd[..., k0 : k0 + chunk, :]
+        part = np.matmul(ad[..., k0 : k0 + chunk], b_rows).astype(np.int32)
+        total = part if total is None else total + part
+    return total
 
 
 def _check_operand(x, name):

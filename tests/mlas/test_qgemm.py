@@ -54,12 +54,14 @@ def draw_case(rng, kind, M, N, K, per_column, extreme=False):
 
 
 shapes = st.tuples(st.integers(1, 20), st.integers(1, 20), st.one_of(st.integers(1, 40), st.sampled_from(
-    [255, 256, 257, 383, 384, 385, 520])))
+    [255, 256, 257, 258, 259, 383, 384, 385, 520])))  # 258: fast-path K chunk at 255*255
 
 
 @settings(max_examples=80, deadline=None)
 @given(shape=shapes, kind=st.sampled_from(list(KINDS)), per_column=st.booleans(), extreme=st.booleans(),
        seed=st.integers(0, 2**32 - 1))
+@example(shape=(3, 5, 259), kind="u8u8", per_column=False, extreme=True, seed=2)
+@example(shape=(3, 5, 517), kind="u8s8", per_column=True, extreme=True, seed=3)
 def test_fast_path_equals_exact_integers(shape, kind, per_column, extreme, seed):
     A, B, zpa, zpb = draw_case(np.random.default_rng(seed), kind, *shape, per_column, extreme)
     np.testing.assert_array_equal(qgemm(A, B, zpa, zpb), exact(A, B, zpa, zpb))
