@@ -15,7 +15,10 @@ TwoSum gives ``s = RNE(x + y)`` and the exact rest ``e`` (``s + e == x + y``); r
 read from ``s`` and the sign of ``e`` (:func:`_round_to_odd32`). Three tiers, chosen per tile of
 8 rows x 64 columns from exponent statistics of its rows, columns and initial values:
 
-* **fp32 tier** (the common case): float32 arithmetic, 8 lanes per AVX2 vector. Exact when no
+* **fp32 tier** (the common case): float32 arithmetic, 8 lanes per AVX2 vector. On x86 hosts the
+  additions run with MXCSR set to round toward zero (:mod:`mlas_emu._host_fp`), so round to odd
+  is the truncated sum with bit 0 set when the sum was inexact (:func:`_round_to_odd_rz`);
+  elsewhere TwoSum under round to nearest gives it (:func:`_round_to_odd32`). Exact when no
   value of the chain can reach the flush or overflow ranges, which :func:`_fp32_tier_exact`
   proves before the tile runs: every value of a chain is a multiple of the smallest product of
   ulps (so a non-zero one is at least that) and bounded by ``|init| + sum |a||b|`` grown by at
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._host_fp import HAS_MXCSR, MXCSR_ROUND_TOWARD_ZERO
 from .._jit import njit, prange
 from ..isa.bf16 import bf_dot_add
 
@@ -119,12 +123,16 @@ def bfdot_chains(a_bits, b_bits, init_bits):
     init_bits: uint32 (n,) the accumulator's initial value per column (bias, or +0).
     Returns uint32 (rows, n): fp32 bit patterns of the chains' results.
     """
-    return bfdot_chains_unpacked(a_bits, unpack_rows(a_bits), b_bits, init_bits)
+    return bfdot_chains_unpacked(a_bits, unpack_rows(a_bits), b_bits, init_bits, HAS_MXCSR)
 
 
 @njit(parallel=True)
-def bfdot_chains_unpacked(a_bits, a_unpacked, b_bits, init_bits):
-    """:func:`bfdot_chains` with A already unpacked by :func:`unpack_rows` (reused across N slices)."""
+def bfdot_chains_unpacked(a_bits, a_unpacked, b_bits, init_bits, toward_zero):
+    """:func:`bfdot_chains` with A already unpacked by :func:`unpack_rows` (reused across N slices).
+
+    ``toward_zero``: run the fp32 tier with the host's round-toward-zero mode (x86 only; both
+    formulations give the same bits).
+    """
     rows, ka = a_bits.shape
     n = b_bits.shape[1]
     out = np.empty((rows, n), dtype=np.uint32)
@@ -145,7 +153,10 @@ def bfdot_chains_unpacked(a_bits, a_unpacked, b_bits, init_bits):
             acc32 = np.empty((_ROW_BLOCK, _COL_TILE), dtype=np.float32)
             for r in range(i1 - i0):
                 acc32[r, : j1 - j0] = init[j0:j1]
-            _tile_chains_fp32(af, bt, acc32, i0, i1, j0, j1)
+            if toward_zero:
+                _tile_chains_rz(af, bt, acc32, i0, i1, j0, j1)
+            else:
+                _tile_chains_fp32(af, bt, acc32, i0, i1, j0, j1)
             for r in range(i1 - i0):
                 for c in range(j1 - j0):
                     acc[r, c] = acc32[r, c]
@@ -237,6 +248,57 @@ def _tile_chains_fp32(af, bt, acc, i0, i1, j0, j1):
             ar = acc[r]
             for c in range(w):
                 ar[c] = _dot_add_step32(ar[c], a0, a1, b0[c], b1[c])
+
+
+@njit(inline="always")
+def _round_to_odd_rz(x, y):
+    """BFRound's round to odd of ``x + y`` with MXCSR rounding toward zero (no flush or overflow).
+
+    ``s = RZ(x + y)`` is the truncation; the sum was exact iff ``s - x == y`` and ``s - y == x``
+    (with ``|x| >= |y|``, ``s - x`` is exact under any faithful rounding, so an inexact sum fails
+    one of the two tests; an exact one passes both). Then bit 0 is set when inexact.
+    """
+    s = x + y
+    inexact = ((s - x) != y) | ((s - y) != x)
+    sb = np.float32(s).view(np.int32)
+    rb = np.int32(sb | np.int32(1)) if inexact else sb
+    return np.int32(rb).view(np.float32)
+
+
+@njit(inline="always")
+def _dot_add_step_rz(acc, a0, a1, b0, b1):
+    """One BFDotAdd in float32 under round toward zero (products of bf16 values are exact)."""
+    return _round_to_odd_rz(acc, _round_to_odd_rz(a0 * b0, a1 * b1))
+
+
+@njit
+def _tile_rz_body(af, bt, acc, i0, i1, j0, j1):
+    w = j1 - j0
+    for t in range(af.shape[1] // 2):
+        k = 2 * t
+        b0 = bt[k, j0:j1]
+        b1 = bt[k + 1, j0:j1]
+        for r in range(i1 - i0):
+            a0 = af[i0 + r, k]
+            a1 = af[i0 + r, k + 1]
+            ar = acc[r]
+            for c in range(w):
+                ar[c] = _dot_add_step_rz(ar[c], a0, a1, b0[c], b1[c])
+
+
+if HAS_MXCSR:
+    from .._host_fp import mxcsr_get, mxcsr_set
+
+    @njit
+    def _tile_chains_rz(af, bt, acc, i0, i1, j0, j1):
+        """:func:`_tile_chains_fp32` with this thread's MXCSR set to round toward zero, then restored."""
+        saved = mxcsr_get()
+        mxcsr_set(np.uint32(saved | MXCSR_ROUND_TOWARD_ZERO))
+        _tile_rz_body(af, bt, acc, i0, i1, j0, j1)
+        mxcsr_set(saved)
+
+else:
+    _tile_chains_rz = _tile_chains_fp32  # never selected: toward_zero is False off x86
 
 
 @njit

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._host_fp import HAS_MXCSR
 from ._bfdot_chain import bfdot_chains_unpacked, unpack_rows
 from ._isa_bridge import bfmmla, fp_convert_bf_array
 from .trace import InstructionRecord
@@ -241,7 +242,8 @@ def kernel_fast(a_bits: np.ndarray, b_bits: np.ndarray, bias: np.ndarray | None,
     if a_unpacked is None:
         a_unpacked = unpack_rows(a_bits)
     return bfdot_chains_unpacked(
-        a_bits, a_unpacked, np.ascontiguousarray(b_bits, dtype=np.uint16), _init_bits(bias, b_bits.shape[1])
+        a_bits, a_unpacked, np.ascontiguousarray(b_bits, dtype=np.uint16), _init_bits(bias, b_bits.shape[1]),
+        HAS_MXCSR,
     )
 
 

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from mlas_emu.mlas._bfdot_chain import bfdot_chains, fp32_tier
+from mlas_emu._host_fp import HAS_MXCSR
+from mlas_emu.mlas._bfdot_chain import bfdot_chains, bfdot_chains_unpacked, fp32_tier, unpack_rows
 
 import _sbgemm_reference as ref
 
@@ -56,12 +57,17 @@ def _near_limits(draw):
     return a, b, init
 
 
+#: the fp32 tier's two formulations: TwoSum under round to nearest, and (x86) round toward zero
+FORMULATIONS = [False, True] if HAS_MXCSR else [False]
+
+
 def _check(a, b, init):
-    got = bfdot_chains(a, b, init)
-    for i in range(a.shape[0]):
-        for j in range(b.shape[1]):
-            expected = ref.chain(int(init[j]), a[i].tolist(), b[:, j].tolist())
-            assert int(got[i, j]) == expected, (i, j, hex(int(got[i, j])), hex(expected))
+    for toward_zero in FORMULATIONS:
+        got = bfdot_chains_unpacked(a, unpack_rows(a), b, init, toward_zero)
+        for i in range(a.shape[0]):
+            for j in range(b.shape[1]):
+                expected = ref.chain(int(init[j]), a[i].tolist(), b[:, j].tolist())
+                assert int(got[i, j]) == expected, (toward_zero, i, j, hex(int(got[i, j])), hex(expected))
 
 
 # Exponent sum exactly 142: products' ulps are 2^-126, a cancelling pair lands on 2^-126.
@@ -113,3 +119,20 @@ def test_tiers_are_chosen_per_tile():
     init = np.zeros(5, np.uint32)
     assert not fp32_tier(a[:8], b, init) and fp32_tier(a[8:], b, init)
     _check(a, b, init)
+
+
+def test_default_entry_point_uses_the_host_formulation():
+    rng = np.random.default_rng(8)
+    a = ref.bfcvt(rng.standard_normal((9, 6)).astype(np.float32))
+    b = ref.bfcvt(rng.standard_normal((6, 70)).astype(np.float32))
+    init = np.zeros(70, np.uint32)
+    np.testing.assert_array_equal(bfdot_chains(a, b, init), bfdot_chains_unpacked(a, unpack_rows(a), b, init, HAS_MXCSR))
+
+
+@pytest.mark.skipif(not HAS_MXCSR, reason="round toward zero through MXCSR is x86 only")
+def test_rounding_mode_is_restored_after_the_chains():
+    one, tiny = np.float32(1.0), np.float32(2.0**-24 + 2.0**-30)
+    assert one + tiny == np.float32(1.0 + 2.0**-23)  # round to nearest before
+    a = ref.bfcvt(np.ones((16, 4), np.float32))
+    bfdot_chains_unpacked(a, unpack_rows(a), a.T.copy(), np.zeros(16, np.uint32), True)
+    assert one + tiny == np.float32(1.0 + 2.0**-23)  # and after (toward zero would give 1.0)
