@@ -8,7 +8,15 @@ A test checks that no module calls ``numba.njit`` directly.
 
 from __future__ import annotations
 
-import numba
+import os
+
+# numba's OpenMP thread pool (GNU libgomp, which reads OMP_WAIT_POLICY once, when numba first
+# starts its workers) busy-waits between parallel regions by default: every mlas_emu call
+# would leave a core spinning that numpy or ONNX Runtime needs next. Passive waiting costs
+# nothing measurable here; a policy the user set is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numba  # noqa: E402
 
 #: Options applied to every compiled function. ``fastmath=False`` is what makes the float
 #: arithmetic IEEE-exact; ``error_model="numpy"`` keeps division by zero an IEEE operation.

@@ -8,6 +8,7 @@ or flush. (``fastmath`` as ONNX Runtime's bf16 mode is an ordinary argument else
 from __future__ import annotations
 
 import ast
+import os
 from pathlib import Path
 
 import mlas_emu
@@ -63,3 +64,16 @@ def test_the_checker_catches_violations(tmp_path):
                    "@njit(fastmath={'nnan'})\ndef g(x):\n    return x\n"
                    "def h():\n    return matmul(1, 2, fastmath=True)\n")
     assert len(violations(bad)) == 4
+
+
+def test_openmp_workers_wait_passively_unless_the_user_chose():
+    import subprocess
+    import sys
+
+    code = "import os, mlas_emu.mlas.sbgemm; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "PASSIVE"
+    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ACTIVE"
