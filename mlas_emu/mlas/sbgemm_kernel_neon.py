@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._host_fp import HAS_MXCSR
+from .._jit import njit
 from ._bfdot_chain import bfdot_chains_unpacked, unpack_rows
 from ._isa_bridge import bfmmla, fp_convert_bf_array
 from .trace import InstructionRecord
@@ -138,32 +139,49 @@ def b_operand_index(offset: int, count_n: int, count_k: int) -> np.ndarray:
     """Element indices (4*ceil(CountK/4), CountN) of the packed buffer the kernel loads for B[k, j].
 
     ``SbgemmKernelNeon.S`` never rewinds its B pointer: panel p starts where panel p-1's
-    ``ceil(CountK/4)`` groups end, so it assumes one contiguous run per panel.
+    ``ceil(CountK/4)`` groups end, so it assumes one contiguous run per panel. Row ``k`` of
+    column ``j`` is at ``base[j] + (k // 4) * width[j] + k % 4`` (:func:`_b_operand_columns`).
     """
-    groups = (count_k + 3) // 4
-    j = np.arange(count_n)
-    panel, col = divmod(j, 8)
-    width = np.where(panel < count_n // 8, 32, panel_width(count_n % 8))
-    base = offset + panel * groups * 32 + col * 4  # (n,)
-    kpos = np.arange(groups * 4)
+    base, width = _b_operand_columns(offset, count_n, count_k)
+    kpos = np.arange(4 * ((count_k + 3) // 4))
     g, kk = divmod(kpos, 4)
     return base[None, :] + (g[:, None] * width[None, :]) + kk[:, None]
+
+
+def _b_operand_columns(offset: int, count_n: int, count_k: int):
+    """Per column: where its first 4-k group starts, and the stride from group to group."""
+    groups = (count_k + 3) // 4
+    j = np.arange(count_n, dtype=np.int64)
+    panel, col = divmod(j, 8)
+    width = np.where(panel < count_n // 8, 32, panel_width(count_n % 8)).astype(np.int64)
+    return offset + panel * groups * 32 + col * 4, width
 
 
 def read_b_operand(buf: np.ndarray, known: np.ndarray | None, offset: int, count_n: int, count_k: int):
     """B as the kernel loads it from ``buf``: (bits uint16 (4G, CountN), defined bool (4G, CountN)).
 
     ``known`` marks the buffer elements holding data (None: all); reads past the buffer are
-    undefined.
+    undefined (bits 0, not defined). Same addresses as :func:`b_operand_index`.
     """
-    idx = b_operand_index(offset, count_n, count_k)
-    if idx.size == 0 or idx.max() < buf.size:  # the usual case: every load inside the buffer
-        bits = buf[idx].astype(np.uint16, copy=False)
-        return bits, np.ones(idx.shape, dtype=np.bool_) if known is None else known[idx]
-    inside = idx < buf.size
-    safe = np.where(inside, idx, 0)
-    bits = np.where(inside, buf[safe], 0).astype(np.uint16)
-    defined = inside if known is None else inside & known[safe]
+    base, width = _b_operand_columns(offset, count_n, count_k)
+    has_known = known is not None
+    return _gather_b(np.ascontiguousarray(buf, dtype=np.uint16),
+                     known if has_known else np.zeros(0, np.bool_), has_known,
+                     base, width, 4 * ((count_k + 3) // 4))
+
+
+@njit
+def _gather_b(buf, known, has_known, base, width, rows):
+    """The loads of :func:`read_b_operand`, element by element."""
+    n = base.size
+    bits = np.zeros((rows, n), dtype=np.uint16)
+    defined = np.zeros((rows, n), dtype=np.bool_)
+    for k in range(rows):
+        for j in range(n):
+            i = base[j] + (k // 4) * width[j] + k % 4
+            if 0 <= i < buf.size:
+                bits[k, j] = buf[i]
+                defined[k, j] = known[i] if has_known else True
     return bits, defined
 
 

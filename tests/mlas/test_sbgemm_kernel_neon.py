@@ -76,6 +76,20 @@ def test_b_operand_reads_the_packed_layout_back():
     assert not bits[K:].any()  # K padded to 12 with zeros
 
 
+@pytest.mark.parametrize("offset,count_n,count_k", [(0, 13, 10), (40, 21, 7), (500, 9, 33), (0, 3, 1)])
+def test_b_operand_loads_are_the_indexed_elements_with_past_end_undefined(offset, count_n, count_k):
+    rng = np.random.default_rng(count_n)
+    buf = rng.integers(0, 2**16, 600, dtype=np.uint64).astype(np.uint16)  # some loads fall past the end
+    known = rng.random(600) < 0.8
+    idx = kn.b_operand_index(offset, count_n, count_k)
+    inside = idx < buf.size
+    for k in (None, known):
+        bits, defined = kn.read_b_operand(buf, k, offset, count_n, count_k)
+        np.testing.assert_array_equal(bits, np.where(inside, buf[np.minimum(idx, buf.size - 1)], 0))
+        expected = inside if k is None else inside & k[np.minimum(idx, buf.size - 1)]
+        np.testing.assert_array_equal(defined, expected)
+
+
 def test_a_operand_over_reads_the_next_row_and_flags_past_end():
     A = np.arange(1, 13, dtype=np.float32).reshape(2, 6)  # K = 6: the last step loads k = 4..7
     op = kn.read_a_operand(A.reshape(-1), np.array([0, 6]), 6)
