@@ -51,7 +51,8 @@ _TINY = 2.0**-126
 
 @njit(inline="always")
 def _two_sum(x, y):
-    """Knuth's TwoSum: ``s = fl(x + y)`` and the exact error ``e = (x + y) - s``."""
+    """Knuth's TwoSum: ``s = fl(x + y)`` and the exact error ``e = (x + y) - s`` (float64 or,
+    for the fp32 tier, float32: numba keeps the operands' type)."""
     s = x + y
     yy = s - x
     e = (x - (s - yy)) + (y - yy)
@@ -200,15 +201,6 @@ def _fp32_tier_exact(a_emin, a_emax, b_emin, b_emax, i_emin, i_emax, ka):
 
 
 @njit(inline="always")
-def _two_sum32(x, y):
-    """Knuth's TwoSum in float32: ``s = RNE(x + y)`` and the exact rest ``e = (x + y) - s``."""
-    s = x + y
-    yy = s - x
-    e = (x - (s - yy)) + (y - yy)
-    return s, e
-
-
-@njit(inline="always")
 def _round_to_odd32(s, e):
     """BFRound's round to odd of the exact ``s + e`` (TwoSum output, no flush or overflow).
 
@@ -226,8 +218,8 @@ def _round_to_odd32(s, e):
 @njit(inline="always")
 def _dot_add_step32(acc, a0, a1, b0, b1):
     """One BFDotAdd in float32 for the fp32 tier (products of bf16 values are exact in fp32)."""
-    s, e = _two_sum32(a0 * b0, a1 * b1)
-    s, e = _two_sum32(acc, _round_to_odd32(s, e))
+    s, e = _two_sum(a0 * b0, a1 * b1)
+    s, e = _two_sum(acc, _round_to_odd32(s, e))
     return _round_to_odd32(s, e)
 
 
@@ -235,7 +227,10 @@ def _dot_add_step32(acc, a0, a1, b0, b1):
 def _tile_chains_fp32(af, bt, acc, i0, i1, j0, j1):
     """The fp32-tier chains of rows i0..i1 x columns j0..j1, all k pairs, in place on ``acc``.
 
-    The innermost loop runs along contiguous B rows so that LLVM vectorises it.
+    The innermost loop runs along contiguous B rows so that LLVM vectorises it. The three tiers
+    write this loop out each with its own step: numba's on-disk cache can keep neither a loop that
+    takes its step function as an argument nor a closure over it, and a recompile per process
+    would cost seconds.
     """
     w = j1 - j0
     for t in range(af.shape[1] // 2):
@@ -334,17 +329,10 @@ def unpack_rows(bits):
     """A's rows of bf16 patterns: float32 values, NaN/inf flag and non-zero exponent range per row."""
     rows, cols = bits.shape
     out = np.empty((rows, cols), dtype=np.float32)
-    special = np.zeros(rows, dtype=np.bool_)
-    emin = np.full(rows, _NO_EXP, dtype=np.int64)
-    emax = np.zeros(rows, dtype=np.int64)
+    special, emin, emax = _new_stats(rows)
     for i in prange(rows):
         for k in range(cols):
-            v, sp, expo = _unpack_bf16(bits[i, k])
-            out[i, k] = v
-            special[i] |= sp
-            if 0 < expo < 0xFF:
-                emin[i] = min(emin[i], expo)
-                emax[i] = max(emax[i], expo)
+            out[i, k] = _unpack_noting(bits[i, k], i, special, emin, emax)
     return out, special, emin, emax
 
 
@@ -353,18 +341,28 @@ def _unpack_bf16_cols(bits):
     """Like :func:`unpack_rows` with statistics per column (the layout stays (KA, n))."""
     rows, cols = bits.shape
     out = np.empty((rows, cols), dtype=np.float32)
-    special = np.zeros(cols, dtype=np.bool_)
-    emin = np.full(cols, _NO_EXP, dtype=np.int64)
-    emax = np.zeros(cols, dtype=np.int64)
+    special, emin, emax = _new_stats(cols)
     for k in range(rows):
         for j in range(cols):
-            v, sp, expo = _unpack_bf16(bits[k, j])
-            out[k, j] = v
-            special[j] |= sp
-            if 0 < expo < 0xFF:
-                emin[j] = min(emin[j], expo)
-                emax[j] = max(emax[j], expo)
+            out[k, j] = _unpack_noting(bits[k, j], j, special, emin, emax)
     return out, special, emin, emax
+
+
+@njit(inline="always")
+def _new_stats(n):
+    """Per-line NaN/inf flags and exponent range (``_NO_EXP``/0 until a non-zero finite value)."""
+    return np.zeros(n, dtype=np.bool_), np.full(n, _NO_EXP, dtype=np.int64), np.zeros(n, dtype=np.int64)
+
+
+@njit(inline="always")
+def _unpack_noting(b, line, special, emin, emax):
+    """:func:`_unpack_bf16` of one pattern, noting its class and exponent in ``line``'s statistics."""
+    v, sp, expo = _unpack_bf16(b)
+    special[line] |= sp
+    if 0 < expo < 0xFF:
+        emin[line] = min(emin[line], expo)
+        emax[line] = max(emax[line], expo)
+    return v
 
 
 @njit
@@ -372,9 +370,7 @@ def _unpack_init(init_bits):
     """Addend unpack (fp32, denormals flushed): values, NaN/inf flags and exponent fields."""
     n = init_bits.shape[0]
     out = np.empty(n, dtype=np.float32)
-    special = np.zeros(n, dtype=np.bool_)
-    emin = np.full(n, _NO_EXP, dtype=np.int64)
-    emax = np.zeros(n, dtype=np.int64)
+    special, emin, emax = _new_stats(n)
     for j in range(n):
         b = np.uint32(init_bits[j])
         expo = np.int64((b >> 23) & 0xFF)
