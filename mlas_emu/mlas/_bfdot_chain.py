@@ -329,10 +329,17 @@ def unpack_rows(bits):
     """A's rows of bf16 patterns: float32 values, NaN/inf flag and non-zero exponent range per row."""
     rows, cols = bits.shape
     out = np.empty((rows, cols), dtype=np.float32)
-    special, emin, emax = _new_stats(rows)
+    special = np.zeros(rows, dtype=np.bool_)
+    emin = np.full(rows, _NO_EXP, dtype=np.int64)
+    emax = np.zeros(rows, dtype=np.int64)
     for i in prange(rows):
         for k in range(cols):
-            out[i, k] = _unpack_noting(bits[i, k], i, special, emin, emax)
+            v, sp, expo = _unpack_bf16(bits[i, k])
+            out[i, k] = v
+            special[i] |= sp
+            if 0 < expo < 0xFF:
+                emin[i] = min(emin[i], expo)
+                emax[i] = max(emax[i], expo)
     return out, special, emin, emax
 
 
@@ -341,28 +348,18 @@ def _unpack_bf16_cols(bits):
     """Like :func:`unpack_rows` with statistics per column (the layout stays (KA, n))."""
     rows, cols = bits.shape
     out = np.empty((rows, cols), dtype=np.float32)
-    special, emin, emax = _new_stats(cols)
+    special = np.zeros(cols, dtype=np.bool_)
+    emin = np.full(cols, _NO_EXP, dtype=np.int64)
+    emax = np.zeros(cols, dtype=np.int64)
     for k in range(rows):
         for j in range(cols):
-            out[k, j] = _unpack_noting(bits[k, j], j, special, emin, emax)
+            v, sp, expo = _unpack_bf16(bits[k, j])
+            out[k, j] = v
+            special[j] |= sp
+            if 0 < expo < 0xFF:
+                emin[j] = min(emin[j], expo)
+                emax[j] = max(emax[j], expo)
     return out, special, emin, emax
-
-
-@njit(inline="always")
-def _new_stats(n):
-    """Per-line NaN/inf flags and exponent range (``_NO_EXP``/0 until a non-zero finite value)."""
-    return np.zeros(n, dtype=np.bool_), np.full(n, _NO_EXP, dtype=np.int64), np.zeros(n, dtype=np.int64)
-
-
-@njit(inline="always")
-def _unpack_noting(b, line, special, emin, emax):
-    """:func:`_unpack_bf16` of one pattern, noting its class and exponent in ``line``'s statistics."""
-    v, sp, expo = _unpack_bf16(b)
-    special[line] |= sp
-    if 0 < expo < 0xFF:
-        emin[line] = min(emin[line], expo)
-        emax[line] = max(emax[line], expo)
-    return v
 
 
 @njit
@@ -370,7 +367,9 @@ def _unpack_init(init_bits):
     """Addend unpack (fp32, denormals flushed): values, NaN/inf flags and exponent fields."""
     n = init_bits.shape[0]
     out = np.empty(n, dtype=np.float32)
-    special, emin, emax = _new_stats(n)
+    special = np.zeros(n, dtype=np.bool_)
+    emin = np.full(n, _NO_EXP, dtype=np.int64)
+    emax = np.zeros(n, dtype=np.int64)
     for j in range(n):
         b = np.uint32(init_bits[j])
         expo = np.int64((b >> 23) & 0xFF)
