@@ -241,6 +241,9 @@ def _packed_b_offset(aligned_n, k0, count_k, slice_start_n):
 def _non_packed_operation(m, range_start_n, n, k, d, a_off, c_off, run):
     """``MlasSBGemmNonPackedOperation``: strides from the thread's N and K, B packed per slice."""
     stride_n, stride_k = non_packed_strides(n, k)
+    if run.path == "fast" and stride_k <= kn.STRIDE_K and (d.bias is None or range_start_n == 0):
+        _non_packed_merged(m, range_start_n, n, k, stride_k, d, a_off, c_off, run)
+        return
     panel = np.zeros(PANEL_B_ELEMENTS, dtype=np.uint16)
     known = np.zeros(PANEL_B_ELEMENTS, dtype=np.bool_)  # thread-local buffer: contents unknown
     b_base = d.b_offset + range_start_n
@@ -267,6 +270,23 @@ def _non_packed_operation(m, range_start_n, n, k, d, a_off, c_off, run):
                 bias = d.bias[first : first + count_n]
             sbgemm_kernel(m, count_n, count_k, d.a, a_off + k0, d.lda, buf, buf_known, 0,
                           d.c, c_off + n0, d.ldc, bias, zero_mode, run)
+
+
+def _non_packed_merged(m, range_start_n, n, k, stride_k, d, a_off, c_off, run):
+    """The non-packed path with the N slices of each K slice in one kernel call.
+
+    Without defect 1 (every K slice within 256) and without the bias quirk, a slice's panel holds
+    exactly its columns of B, packed and read back: packing the thread's whole N range per K
+    slice gives every column the same operand, and a column's chain does not depend on its slice.
+    """
+    b_base = d.b_offset + range_start_n
+    for k0 in range(0, k, stride_k):  # pc
+        count_k = min(k - k0, stride_k)
+        buf = np.zeros(kn.pack_b_size(n, count_k) // 2, dtype=np.uint16)
+        kn.convert_pack_b_into(buf, None, _gather(d.b, b_base + k0 * d.ldb, count_k, n, d.ldb))
+        zero_mode = k0 == 0
+        bias = d.bias[:n] if (zero_mode and d.bias is not None) else None
+        sbgemm_kernel(m, n, count_k, d.a, a_off + k0, d.lda, buf, None, 0, d.c, c_off, d.ldc, bias, zero_mode, run)
 
 
 def _gather(flat, offset, rows, cols, ld):

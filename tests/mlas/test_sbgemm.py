@@ -227,3 +227,19 @@ def test_undefined_memory_is_always_named_in_the_warning():
     texts = [str(w.message) for w in caught if issubclass(w.category, OrtDefectWarning)]
     assert any("nothing wrote" in t for t in texts), texts
     assert any("more" in t for t in texts if "defect 1" in t)
+
+
+@pytest.mark.parametrize("packed_b", [True, False])
+@pytest.mark.parametrize("K", [264, 300])  # 300: last K block of 44, the packed offset defect
+@pytest.mark.parametrize("threads", [1, 2])
+def test_fast_path_merges_n_slices_without_changing_bits(packed_b, K, threads):
+    # N = 300 spans three 128-column slices (two threads: 144 + 156 columns); the instruction
+    # path runs every slice as MLAS does, the fast path merges them when no defect applies.
+    rng = np.random.default_rng(K + threads)
+    A = rng.standard_normal((3, K)).astype(np.float32)
+    B = rng.standard_normal((K, 300)).astype(np.float32)
+    bias = rng.standard_normal(300).astype(np.float32) if threads == 1 else None
+    fast, caught_fast = _run(A, B, bias, packed_b=packed_b, threads=threads)
+    slow, caught_slow = _run(A, B, bias, packed_b=packed_b, threads=threads, path="instructions")
+    np.testing.assert_array_equal(fast.view(np.uint32), slow.view(np.uint32))
+    assert sorted(str(w.message) for w in caught_fast) == sorted(str(w.message) for w in caught_slow)
