@@ -113,6 +113,14 @@ class SBGemmData:
     bias: np.ndarray | None = None
     #: which elements of a packed ``b`` hold data (None: all); reads elsewhere are undefined
     b_known: np.ndarray | None = None
+    #: the (K, N) fp32 matrix a packed ``b`` is ``convert_pack_b`` of, when it is; ``b`` may then be
+    #: None until a path reads the buffer (the fast path takes B as written from here instead)
+    b_source: np.ndarray | None = None
+
+    def packed_buffer(self) -> np.ndarray:
+        if self.b is None:
+            self.b = kn.convert_pack_b(self.b_source)
+        return self.b
 
 
 @dataclass(frozen=True)
@@ -210,6 +218,14 @@ def _packed_operation(m, range_start_n, range_count_n, aligned_n, k, d, a_off, c
         # A column's chain does not depend on the N slice it is computed in, and without the
         # offset defect the slices of a K block read B as one run: one kernel call per K block.
         slices = [(range_start_n, range_count_n)]
+        if d.b_source is not None and d.b_known is None and d.b_offset == 0:
+            # ... and that run is B as written: take it from the fp32 source, no buffer needed.
+            for k0, count_k in blocks:
+                bias = d.bias[range_start_n : range_start_n + range_count_n] if (k0 == 0 and d.bias is not None) else None
+                operand = _b_operand_as_written(d.b_source, k0, count_k, range_start_n, range_count_n)
+                sbgemm_kernel(m, range_count_n, count_k, d.a, a_off + k0, d.lda, None, None, 0, d.c, c_off,
+                              d.ldc, bias, k0 == 0, run, b_operand=operand)
+            return
     for slice_start_n, count_n in slices:  # jc
         n0 = slice_start_n - range_start_n
         for k0, count_k in blocks:  # pc
@@ -224,8 +240,17 @@ def _packed_operation(m, range_start_n, range_count_n, aligned_n, k, d, a_off, c
             bias = None
             if zero_mode and d.bias is not None:
                 bias = d.bias[slice_start_n : slice_start_n + count_n]
-            sbgemm_kernel(m, count_n, count_k, d.a, a_off + k0, d.lda, d.b, d.b_known, d.b_offset + pb,
-                          d.c, c_off + n0, d.ldc, bias, zero_mode, run)
+            sbgemm_kernel(m, count_n, count_k, d.a, a_off + k0, d.lda, d.packed_buffer(), d.b_known,
+                          d.b_offset + pb, d.c, c_off + n0, d.ldc, bias, zero_mode, run)
+
+
+def _b_operand_as_written(b_source, k0, count_k, start_n, count_n):
+    """What :func:`~.sbgemm_kernel_neon.read_b_operand` returns for a K block of a buffer packed
+    from ``b_source`` and read at the intended offsets: the block's bf16 bits (BFCVT), zero rows
+    up to a multiple of 4 (the packer's padding), all defined."""
+    bits = np.zeros((kn.align_up(count_k, kn.PACKED_K), count_n), dtype=np.uint16)
+    bits[:count_k] = kn.bfcvtn_bits(b_source[k0 : k0 + count_k, start_n : start_n + count_n])
+    return bits, np.ones(bits.shape, dtype=np.bool_)
 
 
 def _packed_b_offset(aligned_n, k0, count_k, slice_start_n):
@@ -295,7 +320,7 @@ def _gather(flat, offset, rows, cols, ld):
 
 
 def sbgemm_kernel(count_m, count_n, count_k, a, a_off, lda, buf, known, b_off, c, c_off, ldc,
-                  bias, zero_mode, run: _Run) -> None:
+                  bias, zero_mode, run: _Run, b_operand=None) -> None:
     """``MlasSBGemmKernel<MLAS_SBGEMM_KERNEL_NEON>`` with the 1.17-1.27 wrapper: the assembly on A in place.
 
     Loads the operands as the assembly does, runs the micro-kernel (fast or instruction
@@ -318,7 +343,9 @@ def sbgemm_kernel(count_m, count_n, count_k, a, a_off, lda, buf, known, b_off, c
             run.log.note("AOverRead", "the last row reads past the end of A; that memory is taken as finite (0.0)")
         if not run.faithful:
             bits = np.where(over, np.uint16(0), bits)
-    b_bits, defined = kn.read_b_operand(buf, known, b_off, count_n, count_k)
+    if b_operand is None:
+        b_operand = kn.read_b_operand(buf, known, b_off, count_n, count_k)
+    b_bits, defined = b_operand
     if run.path == "fast":
         acc = kn.kernel_fast(bits, b_bits, bias, a_op.unpacked_rows() if bits is a_op.bits else None)
     else:
@@ -391,8 +418,8 @@ def sgemm_bf16(A, B, bias=None, *, packed_b: bool = True, threads: int = 1, fait
         return c.reshape(m, n)
     if k == 0:
         raise ValueError("K must be at least 1")
-    bb = kn.convert_pack_b(b) if packed_b else b.reshape(-1)
-    d = SBGemmData(a.reshape(-1), 0, k, bb, 0, n, packed_b, c, 0, n, bias)
+    bb = None if packed_b else b.reshape(-1)  # the packed buffer is built when a path reads it
+    d = SBGemmData(a.reshape(-1), 0, k, bb, 0, n, packed_b, c, 0, n, bias, b_source=b if packed_b else None)
     log = sbgemm_batch(m, n, k, [d], threads=threads, faithful=faithful, path=path, trace=trace)
     log.warn()
     return c.reshape(m, n)

@@ -259,14 +259,16 @@ def _approx_sbgemm(a, b, ta, alpha):
 def _run_sbgemm(a, b, plan, out, packed, threads, faithful, fp32_buffer=False):
     """``MlasSBGemmBatch`` with one ``MLAS_SBGEMM_DATA_PARAMS`` per output matrix (Bias = null, ldc = N)."""
     a_flat = a.reshape(-1)
-    known = None
+    known = source = None
     if fp32_buffer:
         b_buf, known = _fp32_packed_as_bf16(b)
+    elif packed:  # ``convert_pack_b(b)``, built when a path reads the buffer
+        b_buf, source = None, b
     else:
-        b_buf = kn.convert_pack_b(b) if packed else b.reshape(-1)
+        b_buf = b.reshape(-1)
     data = [
         sb.SBGemmData(a_flat, lo, plan.lda, b_buf, 0 if packed else ro, plan.ldb, packed, out, oo, plan.n, None,
-                      known)
+                      known, source)
         for lo, ro, oo in zip(plan.left_offsets, plan.right_offsets, plan.out_offsets)
     ]
     log = sb.sbgemm_batch(plan.m, plan.n, plan.k, data, threads=threads, faithful=faithful)

@@ -243,3 +243,20 @@ def test_fast_path_merges_n_slices_without_changing_bits(packed_b, K, threads):
     slow, caught_slow = _run(A, B, bias, packed_b=packed_b, threads=threads, path="instructions")
     np.testing.assert_array_equal(fast.view(np.uint32), slow.view(np.uint32))
     assert sorted(str(w.message) for w in caught_fast) == sorted(str(w.message) for w in caught_slow)
+
+
+@pytest.mark.parametrize("K,built", [(264, False), (300, True)])  # 300: offset defect, slices one by one
+def test_packed_buffer_is_built_only_when_a_path_reads_it(K, built):
+    from mlas_emu.mlas import sbgemm as sb
+
+    rng = np.random.default_rng(K)
+    A = rng.standard_normal((2, K)).astype(np.float32)
+    B = rng.standard_normal((K, 300)).astype(np.float32)
+    c = np.zeros(2 * 300, np.float32)
+    d = sb.SBGemmData(A.reshape(-1), 0, K, None, 0, 300, True, c, 0, 300, b_source=B)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OrtDefectWarning)
+        sb.sbgemm_batch(2, 300, K, [d]).warn()
+    assert (d.b is not None) is built
+    expected, _ = _run(A, B, path="instructions")
+    np.testing.assert_array_equal(c.reshape(2, 300).view(np.uint32), expected.view(np.uint32))
