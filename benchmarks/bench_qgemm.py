@@ -10,14 +10,13 @@ path on a small shape, for scale.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 
 import numpy as np
 
 import mlas_emu
-from _timing import best_time
+from _timing import best_time, size_repeat_json_args
 from mlas_emu.mlas.qgemm import qgemm
 
 GOAL = 3.0
@@ -54,11 +53,7 @@ def run(size: int, repeat: int) -> dict:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=512)
-    parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
+    args = size_repeat_json_args(__doc__, argv)
     result = run(args.size, args.repeat)
     if args.json:
         print(json.dumps(result, indent=2))

@@ -8,12 +8,11 @@ No goal is set for this path; it is the fp32 half of every fastmath-off model ru
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
 
-from _timing import best_time
+from _timing import best_time, size_repeat_json_args
 from mlas_emu.mlas.sgemm import sgemm
 
 
@@ -32,11 +31,7 @@ def run(size: int, repeat: int) -> dict:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=512)
-    parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
+    args = size_repeat_json_args(__doc__, argv)
     res = run(args.size, args.repeat)
     if args.json:
         print(json.dumps(res, indent=2))

@@ -345,7 +345,11 @@ def unpack_rows(bits):
 
 @njit
 def _unpack_bf16_cols(bits):
-    """Like :func:`unpack_rows` with statistics per column (the layout stays (KA, n))."""
+    """Like :func:`unpack_rows` with statistics per column (the layout stays (KA, n)).
+
+    Written out rather than sharing a helper with :func:`unpack_rows`: with the statistics
+    updated through a shared inlined function numba's code ran 10x slower here.
+    """
     rows, cols = bits.shape
     out = np.empty((rows, cols), dtype=np.float32)
     special = np.zeros(cols, dtype=np.bool_)
