@@ -11,9 +11,10 @@ Every step is int32 arithmetic that wraps modulo 2^32, so the result is
 ``sum_k (A[m,k] - zpA) * (B[k,n] - zpB[n])`` modulo 2^32 whatever the slicing, tiling, kernel
 or thread split. Two paths compute it:
 
-* ``path="fast"``: float64 BLAS on the zero-point-shifted operands. Each product is at most
-  255 * 255 in magnitude and every partial sum an integer below 2^53 for K below 2^37, so any
-  summation order is exact; the int64 result is then wrapped to int32.
+* ``path="fast"``: float32 BLAS on the zero-point-shifted operands in K chunks
+  (:func:`exact_int_matmul`): each product is at most 255 * 255 in magnitude and a chunk keeps
+  every partial sum an integer within 2^24, so any summation order is exact; chunks are added
+  in int32, which wraps modulo 2^32 like the hardware.
 * ``path="instructions"``: the MLAS driver loops, the packing routines and the micro-kernel run
   instruction by instruction on register images through :mod:`mlas_emu.isa` (``ummla`` /
   ``smmla``), optionally recording a trace. Slow; for teaching and for checking the fast path.
@@ -329,7 +330,7 @@ def qgemm(A, B, a_zero_point=0, b_zero_point=0, *, threads=1, packed_b=True, pat
     initializer); neither changes the result, both shape the instruction trace.
     ``path="instructions"`` runs MLAS's packing and micro-kernel instruction by instruction
     (optionally appending :class:`~mlas_emu.mlas.trace.InstructionRecord` s to ``trace``);
-    ``"fast"`` computes the same bits with float64 BLAS.
+    ``"fast"`` computes the same bits with float32 BLAS in exact K chunks.
 
     >>> import numpy as np
     >>> A = np.array([[255, 0]], np.uint8); B = np.array([[1], [2]], np.int8)
