@@ -149,32 +149,42 @@ def bfdot_chains_unpacked(a_bits, a_unpacked, b_bits, init_bits, toward_zero):
         j1 = min(j0 + _COL_TILE, n)
         fp32 = _fp32_tier_exact(a_emin[i0:i1].min(), a_emax[i0:i1].max(), b_emin[j0:j1].min(),
                                 b_emax[j0:j1].max(), i_emin[j0:j1].min(), i_emax[j0:j1].max(), ka)
-        acc = np.empty((_ROW_BLOCK, _COL_TILE), dtype=np.float64)
         if fp32:
             acc32 = np.empty((_ROW_BLOCK, _COL_TILE), dtype=np.float32)
-            for r in range(i1 - i0):
-                acc32[r, : j1 - j0] = init[j0:j1]
+            _fill_init(acc32, init, i0, i1, j0, j1)
             if toward_zero:
                 _tile_chains_rz(af, bt, acc32, i0, i1, j0, j1)
             else:
                 _tile_chains_fp32(af, bt, acc32, i0, i1, j0, j1)
-            for r in range(i1 - i0):
-                for c in range(j1 - j0):
-                    acc[r, c] = acc32[r, c]
+            _store_tile(out, acc32, a_bits, b_bits, init_bits, a_special, b_special, i_special, i0, i1, j0, j1)
         else:
-            for r in range(i1 - i0):
-                for c in range(j1 - j0):
-                    acc[r, c] = init[j0 + c]
+            acc = np.empty((_ROW_BLOCK, _COL_TILE), dtype=np.float64)
+            _fill_init(acc, init, i0, i1, j0, j1)
             _tile_chains_careful(af, bt, acc, i0, i1, j0, j1)
-        for r in range(i1 - i0):
-            i = i0 + r
-            for c in range(j1 - j0):
-                j = j0 + c
-                if np.isnan(acc[r, c]) or a_special[i] or b_special[j] or i_special[j]:
-                    out[i, j] = _scalar_chain(init_bits[j], a_bits[i], b_bits, j)
-                else:
-                    out[i, j] = np.float32(acc[r, c]).view(np.uint32)
+            _store_tile(out, acc, a_bits, b_bits, init_bits, a_special, b_special, i_special, i0, i1, j0, j1)
     return out
+
+
+@njit(inline="always")
+def _fill_init(acc, init, i0, i1, j0, j1):
+    """Every row of a tile's accumulators starts as the columns' initial values."""
+    for r in range(i1 - i0):
+        for c in range(j1 - j0):
+            acc[r, c] = init[j0 + c]
+
+
+@njit(inline="always")
+def _store_tile(out, acc, a_bits, b_bits, init_bits, a_special, b_special, i_special, i0, i1, j0, j1):
+    """A tile's results as fp32 bits; elements with NaN/inf inputs or a NaN (overflowed careful
+    chain) are recomputed bit by bit."""
+    for r in range(i1 - i0):
+        i = i0 + r
+        for c in range(j1 - j0):
+            j = j0 + c
+            if np.isnan(acc[r, c]) or a_special[i] or b_special[j] or i_special[j]:
+                out[i, j] = _scalar_chain(init_bits[j], a_bits[i], b_bits, j)
+            else:
+                out[i, j] = np.float32(acc[r, c]).view(np.uint32)
 
 
 @njit
