@@ -11,7 +11,6 @@ path on a small shape, for scale.
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 

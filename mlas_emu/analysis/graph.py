@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import require
-from .ops import CONTRIB_OPS, GEMM_OPS
+from .ops import CONTRIB_OPS, GEMM_OPS, op_key
 
 #: The graph optimization level whose saved model matches what Arm ORT executes.
 ORT_LEVEL = "extended"
@@ -95,7 +95,7 @@ def unsupported_ops(model) -> list[str]:
     opsets = {o.domain: o.version for o in model.opset_import}
     missing = set()
     for node in model.graph.node:
-        key = (node.domain if node.domain != "ai.onnx" else "", node.op_type)
+        key = op_key(node)
         if key in GEMM_OPS or key in CONTRIB_OPS:
             continue
         if key[0] in ("", "ai.onnx.ml") and _reference_supports(key[0], key[1], opsets.get(node.domain, 21)):

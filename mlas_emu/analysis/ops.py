@@ -22,6 +22,12 @@ GEMM_OPS = {
 CONTRIB_OPS = {("com.microsoft", "BiasGelu"), ("com.microsoft", "Gelu"), ("com.microsoft", "FastGelu"),
                ("com.microsoft", "SkipLayerNormalization"), ("", "DequantizeLinear")}
 
+
+def op_key(node) -> tuple[str, str]:
+    """``(domain, op_type)`` of a node as :data:`GEMM_OPS` and :data:`CONTRIB_OPS` spell it ("ai.onnx" is "")."""
+    return (node.domain if node.domain != "ai.onnx" else "", node.op_type)
+
+
 PATH_FASTMATH = "bf16 fastmath (SBGEMM)"
 PATH_SGEMM = "fp32 SGEMM"
 PATH_QGEMM = "int8 QGEMM"
@@ -117,17 +123,20 @@ def _gemm(rec: Recorder, node, a, b, c=None, *, alpha=1.0, beta=1.0, transA=0, t
     m = a.shape[1] if ta else a.shape[0]
     n = b.shape[0] if tb else b.shape[1]
     k = a.shape[0] if ta else a.shape[1]
+    with_c = {}
     if c is not None and beta != 0:
-        y = sgemm(a, b, trans_a=ta, trans_b=tb, alpha=alpha, beta=beta,
-                  C=np.ascontiguousarray(np.broadcast_to(c, (m, n)), dtype=np.float32),
-                  packed_b=node.input[1] in rec.initializers, threads=rec.threads)
-    else:
-        y = sgemm(a, b, trans_a=ta, trans_b=tb, alpha=alpha, packed_b=node.input[1] in rec.initializers,
-                  threads=rec.threads)
+        with_c = dict(beta=beta, C=np.ascontiguousarray(np.broadcast_to(c, (m, n)), dtype=np.float32))
+    y = sgemm(a, b, trans_a=ta, trans_b=tb, alpha=alpha, packed_b=node.input[1] in rec.initializers,
+              threads=rec.threads, **with_c)
     if activation is not None:
         y = activation(y)
     rec.add(node, PATH_SGEMM, (m, n, k), [x for x in (a, b, c) if x is not None], y)
     return y
+
+
+def _gemm_attrs(at: dict) -> dict:
+    """The node attributes :func:`_gemm` takes (Gemm's; FusedGemm has them too)."""
+    return {k: at[k] for k in ("alpha", "beta", "transA", "transB") if k in at}
 
 
 #: FusedGemm activations (GemmActivationFusion): NumPy forms of ORT's MLAS activations.
@@ -146,7 +155,7 @@ def _fused_gemm(rec: Recorder, node, at, a, b, c=None):
     if act not in _ACTIVATIONS:
         raise ValueError(f"FusedGemm node {node.name!r}: activation {act!r} is not supported "
                          f"(supported: {', '.join(_ACTIVATIONS)})")
-    return _gemm(rec, node, a, b, c, **{k: at[k] for k in ("alpha", "beta", "transA", "transB") if k in at},
+    return _gemm(rec, node, a, b, c, **_gemm_attrs(at),
                  activation=lambda y: _ACTIVATIONS[act](y, at).astype(np.float32))
 
 
@@ -211,8 +220,7 @@ def _dequantize_linear(x, scale, zero_point=None, *, axis=1):
 _BODIES = {
     ("", "MatMul"): lambda rec, n, at, a, b: _matmul_like(rec, n, a, b),
     ("com.microsoft", "FusedMatMul"): lambda rec, n, at, a, b: _fused(rec, n, at, a, b),
-    ("", "Gemm"): lambda rec, n, at, a, b, c=None: _gemm(rec, n, a, b, c, **{
-        k: at[k] for k in ("alpha", "beta", "transA", "transB") if k in at}),
+    ("", "Gemm"): lambda rec, n, at, a, b, c=None: _gemm(rec, n, a, b, c, **_gemm_attrs(at)),
     ("com.microsoft", "FusedGemm"): lambda rec, n, at, *x: _fused_gemm(rec, n, at, *x),
     ("", "MatMulInteger"): lambda rec, n, at, *x: _quantized(rec, n, "matmul_integer", x),
     ("com.microsoft", "DynamicQuantizeMatMul"): lambda rec, n, at, *x: _quantized(rec, n, "dynamic_quantize_matmul", x),
@@ -228,8 +236,7 @@ _BODIES = {
 
 def run_node(rec: Recorder, node, inputs) -> tuple:
     """Run one overridden node on ``inputs`` (None for an empty optional input); its outputs as a tuple."""
-    key = (node.domain if node.domain != "ai.onnx" else "", node.op_type)
-    out = _BODIES[key](rec, node, _attrs(node), *inputs)
+    out = _BODIES[op_key(node)](rec, node, _attrs(node), *inputs)
     return out if isinstance(out, tuple) else (out,)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import require
 from . import graph as g
-from .ops import GEMM_OPS, Recorder, make_ops
+from .ops import GEMM_OPS, Recorder, make_ops, op_key
 from .report import ErrorReport, compare
 
 MODES = ("fp32", "bf16-fastmath", "int8-dynamic")
@@ -106,7 +106,7 @@ def execute(m, feeds, *, mode, ort_version=None, threads=1, faithful=True, captu
         g.check_memory(m, feeds, memory_limit)
     rec = Recorder(fastmath=_check_mode(mode) == "bf16-fastmath", ort_version=ort_version, threads=threads,
                    faithful=faithful, initializers=frozenset(i.name for i in m.graph.initializer), capture=capture)
-    n_gemm = sum((n.domain if n.domain != "ai.onnx" else "", n.op_type) in GEMM_OPS for n in m.graph.node)
+    n_gemm = sum(op_key(n) in GEMM_OPS for n in m.graph.node)
     names = [o.name for o in m.graph.output] if outputs is None else list(outputs)
     # With capture, every tensor is kept (for per-node errors against another run).
     every = [o for n in m.graph.node for o in n.output if o] if capture else []
@@ -175,17 +175,15 @@ def _local_error(rec, ort_version, threads) -> ErrorReport | None:
 
     if rec.op_type not in ("MatMul", "FusedMatMul") or len(rec.inputs) < 2:
         return None
-    return compare(rec.result, _fp32_twin(rec, ort_version, threads, matmul, fused_matmul))
-
-
-def _fp32_twin(rec, ort_version, threads, matmul, fused_matmul):
     a, b = rec.inputs[:2]
     kw = dict(fastmath=False, ort_version=ort_version, threads=threads)
     if rec.op_type == "MatMul":
-        return matmul(a, b, **kw)
-    at = rec.attrs
-    return fused_matmul(a, b, trans_a=bool(at.get("transA", 0)), trans_b=bool(at.get("transB", 0)),
+        twin = matmul(a, b, **kw)
+    else:
+        at = rec.attrs
+        twin = fused_matmul(a, b, trans_a=bool(at.get("transA", 0)), trans_b=bool(at.get("transB", 0)),
                             alpha=float(at.get("alpha", 1.0)), **kw)
+    return compare(rec.result, twin)
 
 
 def compare_modes(model, feeds, modes=("bf16-fastmath", "int8-dynamic"), *, ort_version=None, threads=1,

@@ -7,7 +7,6 @@ for as long as this interpreter lives. Workers are shut down at interpreter exit
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import struct
 import subprocess
@@ -19,6 +18,7 @@ import numpy as np
 
 from ..errors import OracleError
 from . import _qemu
+from ._worker import read_message as _read, write_message as _write  # the one wire format
 
 WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
 
@@ -114,17 +114,20 @@ atexit.register(shutdown)
 
 def run_session(model_bytes: bytes, feeds: dict[str, np.ndarray], *, ort_version: str, cpu: str,
                 threads: int, config: dict[str, str], opt_level: int | None) -> dict[str, np.ndarray]:
-    names, blobs = [], [model_bytes]
-    for name, value in feeds.items():
-        names.append([name, value.dtype.str, list(value.shape)])
-        blobs.append(value.tobytes())
-    header = {"op": "run", "feeds": names, "threads": threads, "config": config,
-              "opt_level": opt_level}
+    header, blobs = run_request(model_bytes, feeds, threads=threads, config=config, opt_level=opt_level)
     reply, out = worker(ort_version, cpu).request(header, blobs)
     if not reply.get("ok"):
         raise OracleError(f"ONNX Runtime {ort_version} on Arm (-cpu {cpu}) failed: {reply.get('error')}")
     return {name: np.frombuffer(blob, dtype=np.dtype(dtype)).reshape(shape).copy()
             for (name, dtype, shape), blob in zip(reply["outputs"], out)}
+
+
+def run_request(model_bytes: bytes, feeds: dict[str, np.ndarray], *, threads: int, config: dict[str, str],
+                opt_level: int | None) -> tuple[dict, list[bytes]]:
+    """The worker's ``"run"`` request: its header and blobs (model, then one per feed)."""
+    header = {"op": "run", "feeds": [[name, value.dtype.str, list(value.shape)] for name, value in feeds.items()],
+              "threads": threads, "config": config, "opt_level": opt_level}
+    return header, [model_bytes, *(value.tobytes() for value in feeds.values())]
 
 
 def _timeout() -> float:
@@ -138,28 +141,3 @@ def _wait_readable(stream, timeout: float) -> bool:
 
     ready, _, _ = select.select([stream.fileno()], [], [], timeout)
     return bool(ready)
-
-
-def _write(stream, header: dict, blobs) -> None:
-    header = dict(header, blobs=[len(b) for b in blobs])
-    data = json.dumps(header).encode()
-    stream.write(struct.pack("<Q", len(data)) + data)
-    for blob in blobs:
-        stream.write(blob)
-    stream.flush()
-
-
-def _read(stream) -> tuple[dict | None, list[bytes]]:
-    head = stream.read(8)
-    if len(head) < 8:
-        return None, []
-    (size,) = struct.unpack("<Q", head)
-    header = json.loads(_read_exact(stream, size))
-    return header, [_read_exact(stream, n) for n in header.get("blobs", [])]
-
-
-def _read_exact(stream, n: int) -> bytes:
-    data = stream.read(n)
-    if len(data) != n:
-        raise EOFError("reply truncated")
-    return data

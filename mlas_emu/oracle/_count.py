@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import OracleError
 from . import _api, _client, _paths, _qemu, _status
+from ._worker import read_message, write_message
 
 #: mnemonic -> [(mask, value)] of its Advanced SIMD encodings (vector and by-element forms).
 ENCODINGS: dict[str, list[tuple[int, int]]] = {
@@ -62,8 +63,8 @@ def count_instructions(model, feeds, *, mnemonics=DEFAULT_MNEMONICS, ort_version
     ONNX Runtime's own native libraries. Keep shapes small: every executed block of the
     kernels is logged.
     """
-    if isinstance(mnemonics, str) or any(m not in ENCODINGS for m in mnemonics):
-        unknown = [m for m in ([mnemonics] if isinstance(mnemonics, str) else mnemonics) if m not in ENCODINGS]
+    unknown = [m for m in ([mnemonics] if isinstance(mnemonics, str) else mnemonics) if m not in ENCODINGS]
+    if isinstance(mnemonics, str) or unknown:
         raise ValueError(f"unknown mnemonics {unknown or mnemonics!r} (pass a sequence); known: "
                          f"{', '.join(ENCODINGS)}")
     version = _paths.check_oracle_version(ort_version)
@@ -171,8 +172,7 @@ def _static_words(path: Path, mnemonics) -> tuple[int, ...]:
         words = np.frombuffer(data, "<u4", (p_offset + p_filesz - start) // 4, start)
         hit = np.zeros(words.size, bool)
         for name in mnemonics:
-            for mask, value in ENCODINGS[name]:
-                hit |= (words & np.uint32(mask)) == np.uint32(value)
+            hit |= _encodes(words, name)
         found += (p_vaddr + (start - p_offset) + 4 * np.flatnonzero(hit)).tolist()
     return tuple(found)
 
@@ -189,6 +189,14 @@ def _merge(ranges) -> str:
     return ",".join(f"0x{lo:x}..0x{hi:x}" for lo, hi in merged)
 
 
+def _encodes(words: np.ndarray, name: str) -> np.ndarray:
+    """Which of the uint32 instruction ``words`` encode ``name`` (any of its forms)."""
+    hit = np.zeros(words.size, bool)
+    for mask, value in ENCODINGS[name]:
+        hit |= (words & np.uint32(mask)) == np.uint32(value)
+    return hit
+
+
 def classify(word: int) -> str | None:
     """The counted mnemonic an instruction word encodes, if any."""
     for name, forms in ENCODINGS.items():
@@ -199,15 +207,16 @@ def classify(word: int) -> str | None:
 
 def _run_request(model, feeds, session_config, threads, level) -> bytes:
     arrays = _api._feeds(feeds)
-    header = {"op": "run", "threads": _api._threads(threads), "config": _api._session_config(session_config),
-              "opt_level": _api._opt_level(level),
-              "feeds": [[k, v.dtype.str, list(v.shape)] for k, v in arrays.items()]}
-    return _message(header, [_api._model_bytes(model), *(v.tobytes() for v in arrays.values())])
+    # arguments are checked in the order the request lists them, the model last
+    threads, config, level = _api._threads(threads), _api._session_config(session_config), _api._opt_level(level)
+    header, blobs = _client.run_request(_api._model_bytes(model), arrays, threads=threads, config=config,
+                                        opt_level=level)
+    return _message(header, blobs)
 
 
 def _message(header: dict, blobs=()) -> bytes:
     stream = io.BytesIO()
-    _client._write(stream, header, blobs)
+    write_message(stream, header, blobs)
     return stream.getvalue()
 
 
@@ -218,7 +227,7 @@ def _run_logged(request: bytes, version: str, cpu: str, log: Path, debug: str, d
                           env=_qemu.python_env(version))
     stream, replies = io.BytesIO(proc.stdout), []
     while True:
-        reply, _ = _client._read(stream)
+        reply, _ = read_message(stream)
         if reply is None:
             break
         replies.append(reply)
@@ -248,10 +257,7 @@ def _blocks(log: Path, mnemonics) -> dict[int, dict[str, int]]:
     start_of = pcs[first][np.cumsum(first) - 1]  # each instruction's block start
     blocks: dict[int, dict[str, int]] = {}
     for name in mnemonics:
-        hit = np.zeros(words.size, bool)
-        for mask, value in ENCODINGS[name]:
-            hit |= (words & np.uint32(mask)) == np.uint32(value)
-        starts, counts = np.unique(start_of[hit], return_counts=True)
+        starts, counts = np.unique(start_of[_encodes(words, name)], return_counts=True)
         for pc, n in zip(starts.tolist(), counts.tolist()):
             blocks.setdefault(pc, {})[name] = n
     return blocks

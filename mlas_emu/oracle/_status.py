@@ -26,10 +26,9 @@ def unavailable_reason(ort_version=None, cpu=None) -> str | None:
             return str(exc)
     if ort_version is None:
         versions = _paths.DEFAULT_SETUP_VERSIONS
-        from ._provision import harness_is_current
-
-        if not harness_is_current():
-            return f"the instruction harness is not built (or is out of date); {SETUP_HINT}"
+        reason = harness_unavailable_reason()
+        if reason is not None:
+            return reason
     else:
         try:
             versions = (_paths.check_oracle_version(ort_version),)

@@ -1,4 +1,5 @@
-"""The Arm-side worker: run by the arm64 CPython under qemu-aarch64, never imported by the host.
+"""The Arm-side worker: run by the arm64 CPython under qemu-aarch64. The host imports it only for
+``read_message`` / ``write_message`` (both sides speak this one wire format).
 
 It imports ONNX Runtime once and then serves requests until its stdin closes, so one slow import
 under QEMU serves hundreds of sessions. Standard library + numpy + onnxruntime only.
@@ -47,7 +48,7 @@ def _read_exact(stream, n):
     while left:
         chunk = stream.read(left)
         if not chunk:
-            raise EOFError("request truncated")
+            raise EOFError("message truncated")
         parts.append(chunk)
         left -= len(chunk)
     return b"".join(parts)

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..analysis.ops import GEMM_OPS, Recorder, run_node
+from ..analysis.ops import GEMM_OPS, Recorder, op_key, run_node
 from ..analysis.report import compare
 from ..analysis.runner import _check_mode, prepare
+from ._api import FASTMATH_CONFIG_KEY
 
-FASTMATH_CONFIG = {"mlas.enable_gemm_fastmath_arm64_bfloat16": "1"}
+FASTMATH_CONFIG = {FASTMATH_CONFIG_KEY: "1"}
 
 
 @dataclass
@@ -78,7 +79,7 @@ def check_against_arm(model, feeds, *, mode: str = "bf16-fastmath", ort_version:
     _check_mode(mode)
     prepared = prepare(model, mode)
     feeds = check_feeds(prepared, feeds)
-    gemm = [n for n in prepared.graph.node if (n.domain if n.domain != "ai.onnx" else "", n.op_type) in GEMM_OPS]
+    gemm = [n for n in prepared.graph.node if op_key(n) in GEMM_OPS]
     exposed = [x for n in gemm for x in list(n.input) + [n.output[0]] if x]
     inits = {i.name for i in prepared.graph.initializer}
     probe = _with_outputs(prepared, [x for x in exposed if x not in inits])

@@ -44,20 +44,13 @@ class KernelCall:
     zero_mode: bool
 
 
-def rows_handled(count_m: int) -> int:
-    """Rows one kernel call handles given CountM: 8, 4, 2 or 1 (the kernels' ``ProcessRows``)."""
-    for rows in (8, 4, 2):
-        if count_m >= rows:
-            return rows
-    return 1
-
-
-def _row_calls(thread, m0, count_m, n, count_n, k, count_k, zero_mode):
-    """The wrapper's loop: call the kernel until the panel's ``count_m`` rows are handled."""
+def row_calls(rows_of, thread, m0, count_m, n, count_n, k, count_k, zero_mode) -> list[KernelCall]:
+    """The wrapper's loop: call the kernel until the panel's ``count_m`` rows are handled;
+    ``rows_of(count_m)`` is what one call handles (the kernel's ``ProcessRows``)."""
     calls = []
     m = 0
     while m < count_m:
-        rows = rows_handled(count_m - m)
+        rows = rows_of(count_m - m)
         calls.append(KernelCall(thread, m0 + m, rows, n, count_n, k, count_k, zero_mode))
         m += rows
     return calls
@@ -89,7 +82,8 @@ def sbgemm_calls(M: int, N: int, K: int, *, packed_b: bool = True, threads: int 
             count_n = min(count_n_thread - n, stride_n)
             for k in range(0, K, stride_k):  # K slices, fp32 adds join them
                 count_k = min(K - k, stride_k)
-                calls += _row_calls(tid, m0, count_m, n0 + n, count_n, k, count_k, k == 0)
+                calls += row_calls(sbgemm_kernel_neon.kernel_rows, tid, m0, count_m, n0 + n, count_n, k, count_k,
+                                   k == 0)
     return calls
 
 
@@ -108,5 +102,6 @@ def qgemm_calls(M: int, N: int, K: int, *, packed_b: bool = True, threads: int =
                 count_n = min(count_n_thread - n, stride_n)
                 for m in range(0, count_m_thread, stride_m):
                     count_m = min(count_m_thread - m, stride_m)
-                    calls += _row_calls(tid, m0 + m, count_m, n0 + n, count_n, k, count_k, k == 0)
+                    calls += row_calls(qgemm_kernel_ummla.kernel_rows, tid, m0 + m, count_m, n0 + n, count_n,
+                                       k, count_k, k == 0)
     return calls

@@ -25,7 +25,8 @@ from __future__ import annotations
 from ..mlas import sgemm_kernel_neon as kern
 from ..mlas.sgemm import operation_strides, plan
 from ..mlas.trace import InstructionRecord
-from ._plan import KernelCall
+from ._mmla import _rec
+from ._plan import KernelCall, row_calls
 
 
 def sgemm_calls(M: int, N: int, K: int, *, packed_b: bool = True, threads: int = 1,
@@ -50,12 +51,8 @@ def sgemm_calls(M: int, N: int, K: int, *, packed_b: bool = True, threads: int =
         for n in range(0, seg.col_count, stride_n):
             count_n = min(seg.col_count - n, stride_n)
             for k, k_end in zip(bounds, bounds[1:]):
-                m = 0
-                while m < seg.row_count:
-                    rows = kern.process_rows(seg.row_count - m)
-                    calls.append(KernelCall(seg.thread, seg.row_start + m, rows, seg.col_start + n, count_n,
-                                            k, k_end - k, k == 0))
-                    m += rows
+                calls += row_calls(kern.process_rows, seg.thread, seg.row_start, seg.row_count, seg.col_start + n,
+                                   count_n, k, k_end - k, k == 0)
     return calls
 
 
@@ -68,10 +65,6 @@ def column_blocks(count_n: int) -> list[tuple[int, int, int]]:
     if left > 0:
         blocks.append((n, 8, left))
     return blocks
-
-
-def _rec(out, mnemonic, operands, lanes=None, loaded=0, stored=0, note=""):
-    out.append(InstructionRecord(mnemonic, tuple(operands), dict(lanes or {}), loaded, stored, note))
 
 
 def kernel_records(call: KernelCall, M: int, N: int) -> list[InstructionRecord]:

@@ -205,7 +205,6 @@ def test_counts_agree_with_the_mlas_instruction_paths(M, N, K, packed_b):
 # instructions it executes (mlas_emu.oracle.count_instructions). One session runs several
 # products (one node each); the executed total must equal the sum of the traces.
 
-FASTMATH = {"mlas.enable_gemm_fastmath_arm64_bfloat16": "1"}
 U8, S8 = "u8", "s8"
 
 # (op, M, N, K, A type, B type, B is an initializer). MatMul nodes keep N*K >= 32 (the fastmath
@@ -271,10 +270,9 @@ def _traced_total(nodes, *, dot=False, threads=1):
             total["bfmmla"] += counts["bfmmla"]
             total["bfcvtn"] += counts["bfcvtn"] + counts["bfcvtn2"]  # the oracle counts both as bfcvtn
             continue
-        else:
-            kind = f"{at}{bt}"
-            kernel = ("qgemm-dot-" if dot else "qgemm-") + kind
-            mnemonic = {True: "sdot" if kind == "s8s8" else "udot", False: "smmla" if kind == "s8s8" else "ummla"}[dot]
+        kind = f"{at}{bt}"
+        kernel = ("qgemm-dot-" if dot else "qgemm-") + kind
+        mnemonic = {True: "sdot" if kind == "s8s8" else "udot", False: "smmla" if kind == "s8s8" else "ummla"}[dot]
         total[mnemonic] += trace(kernel, M, N, K, packed_b=b_init, threads=threads).counts[mnemonic]
     return dict(total)
 
@@ -286,7 +284,7 @@ def test_mmla_counts_equal_the_real_kernels(oracle, version):
     model, feeds = _onnx_model(nodes)
     expected = _traced_total(nodes)
     got = oracle.count_instructions(model, feeds, mnemonics=tuple(expected), ort_version=version,
-                                    session_config=FASTMATH)  # fmt: skip
+                                    session_config={oracle.FASTMATH_CONFIG_KEY: "1"})  # fmt: skip
     assert got == expected
 
 
