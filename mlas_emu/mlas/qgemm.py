@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import qgemm_kernel_smmla, qgemm_kernel_ummla
-from .threading import check_threads, gemm_thread_ranges
+from .threading import check_threads, gemm_thread_ranges, thread_grid
 
 #: ``MLAS_QGEMM_THREAD_COMPLEXITY``: multiply-adds per thread before another thread is used.
 THREAD_COMPLEXITY = 65536
@@ -54,7 +54,7 @@ def kernel_family(a_is_signed: bool, b_is_signed: bool):
     return qgemm_kernel_smmla if a_is_signed else qgemm_kernel_ummla
 
 
-def _wrap32(values) -> np.ndarray:
+def wrap_int32(values) -> np.ndarray:
     """Integers (any width) -> int32 modulo 2^32, as two's-complement hardware wraps."""
     return np.asarray(values).astype(np.int64).astype(np.uint32).view(np.int32)
 
@@ -95,7 +95,7 @@ def gemm_pack_b(b: np.ndarray, *, a_is_signed: bool) -> PackedB:
             data[n0 * aligned_k:n0 * aligned_k + len(packed)] = packed
             column_sums[n0:n0 + count_n] += sums[:count_n]
         slices.append(data)
-    return PackedB(n, count_k_total, a_is_signed, b_is_signed, _wrap32(column_sums), tuple(slices))
+    return PackedB(n, count_k_total, a_is_signed, b_is_signed, wrap_int32(column_sums), tuple(slices))
 
 
 def thread_ranges(m: int, n: int, k: int, threads: int, batch: int = 1) -> list[tuple[int, int, int, int]]:
@@ -110,14 +110,7 @@ def thread_ranges(m: int, n: int, k: int, threads: int, batch: int = 1) -> list[
     else:
         target = MAXIMUM_THREAD_COUNT
     target = min(target, threads)
-    per_gemm = max(target // batch, 1)
-    blocked_n = -(-n // STRIDEN_THREAD_ALIGN)
-    if n > m:
-        per_gemm = min(per_gemm, blocked_n)
-        count_m_threads, count_n_threads = 1, per_gemm
-    else:
-        per_gemm = min(per_gemm, m)
-        count_m_threads, count_n_threads = per_gemm, 1
+    count_m_threads, count_n_threads = thread_grid(max(target // batch, 1), m, n, STRIDEN_THREAD_ALIGN)
     return gemm_thread_ranges(m, n, count_m_threads, count_n_threads, STRIDEN_THREAD_ALIGN)
 
 
@@ -186,7 +179,7 @@ def gemm_quant_operation(family, a, b, c, zero_point_a, zero_point_b, range_m, r
             cols = slice(start_n + n, start_n + n + count_n)
             zp_buffer = _zero_point_b_buffer(family, zero_point_b[cols], b_is_signed) if per_column else None
             packed_b, column_sums = family.copy_pack_b(b[k:k + count_k, cols], b_is_signed=b_is_signed)
-            column_sums = _wrap32(column_sums.astype(np.int64) * -zpa)
+            column_sums = wrap_int32(column_sums.astype(np.int64) * -zpa)
             _m_slices(family, a, c, range_m, strides.M, cols, k, count_k, packed_b, column_sums, zp_buffer,
                       zpa, None if per_column else zpb, trace)
 
@@ -212,7 +205,7 @@ def gemm_quant_packed_operation(family, a, packed: PackedB, c, zero_point_a, zer
             count_n = min(count_n_range - n, strides.N)
             cols = slice(start_n + n, start_n + n + count_n)
             if k == 0:
-                column_sums = _wrap32(packed.column_sums[cols].astype(np.int64) * -zpa)
+                column_sums = wrap_int32(packed.column_sums[cols].astype(np.int64) * -zpa)
             else:
                 column_sums = np.zeros(strides.N, dtype=np.int32)
             column_sums = np.concatenate([column_sums, np.zeros(8, np.int32)])
@@ -227,8 +220,8 @@ def _scale_row_sums(row_sums, count_k, zpa, zpb):
     """``RowSum -= CountK * zpA``, then ``RowSum *= -zpB`` for a per-tensor B zero point (int32, wrapping)."""
     sums = row_sums.astype(np.int64) - count_k * zpa
     if zpb is not None:
-        sums = _wrap32(sums).astype(np.int64) * -zpb
-    return _wrap32(sums)
+        sums = wrap_int32(sums).astype(np.int64) * -zpb
+    return wrap_int32(sums)
 
 
 def qgemm_instructions(a, b, zero_point_a=0, zero_point_b=0, *, threads=1, packed_b=True, trace=None):
@@ -279,14 +272,22 @@ def exact_int_matmul(ad: np.ndarray, bd: np.ndarray) -> np.ndarray:
     no addition rounds; chunks are then added in int32, which wraps like the hardware's adds.
     """
     k = ad.shape[-1]
-    bound = float(np.abs(ad).max(initial=0)) * float(np.abs(bd).max(initial=0))
-    chunk = k if bound == 0 else max(1, int(_F32_EXACT_INT // bound))
+    bound = _max_abs(ad) * _max_abs(bd)
+    chunk = max(k, 1) if bound == 0 else max(1, int(_F32_EXACT_INT // bound))  # K = 0: one empty product
     total = None
     for k0 in range(0, max(k, 1), chunk):
         b_rows = bd[k0 : k0 + chunk] if bd.ndim == 1 else bd[..., k0 : k0 + chunk, :]
         part = np.matmul(ad[..., k0 : k0 + chunk], b_rows).astype(np.int32)
-        total = part if total is None else total + part
+        if total is None:
+            total = part
+        else:
+            total += part  # int32: wraps modulo 2^32
     return total
+
+
+def _max_abs(x: np.ndarray) -> float:
+    """``max |x|`` (0 for an empty array) without an ``abs`` copy of ``x``."""
+    return max(float(x.max(initial=0)), -float(x.min(initial=0)))
 
 
 def _check_operand(x, name):

@@ -246,13 +246,13 @@ def _init_accumulators(rs, column_sums, zero_point_b, col, width, acc_dtype):
 
 
 def _store(c, values, col, zero_mode):
-    """Zero mode stores the tile; Add mode loads C and adds (int32, wrapping)."""
+    """Zero mode stores the tile; Add mode loads C and adds (int32 arrays: numpy wraps like the hardware)."""
     rows, cols = values.shape
     target = c[:rows, col:col + cols]
     if zero_mode:
         target[...] = values
     else:
-        target[...] = (target.astype(np.int64) + values).astype(np.uint32).view(np.int32)
+        target += values
 
 
 def _trace_step(trace, mnemonic, rows, pairs, q_count, kb, col, count_m, count_n, origin):

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .qgemm import wrap_int32
+
 _F32 = np.float32
 
 
@@ -87,7 +89,7 @@ def requantize_output(acc, scale, zero_point, out_dtype, bias=None) -> np.ndarra
     """
     v = np.asarray(acc, np.int32)
     if bias is not None:
-        v = (v.astype(np.int64) + np.asarray(bias, np.int64)).astype(np.uint32).view(np.int32)
+        v = wrap_int32(v.astype(np.int64) + np.asarray(bias, np.int64))
     f = v.astype(_F32) * np.asarray(scale, _F32)
     i32 = _fcvtns(f)
     i16 = np.clip(i32, -32768, 32767)

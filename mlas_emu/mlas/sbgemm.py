@@ -31,8 +31,8 @@ import numpy as np
 
 from ..errors import OrtDefectWarning
 from . import sbgemm_kernel_neon as kn
-from ._checks import as_f32_matrix
-from .threading import check_threads, partition_work
+from ._checks import as_f32_bias, as_f32_matrix
+from .threading import check_threads, gemm_thread_range, thread_grid
 
 #: MLAS_SBGEMM_THREAD_COMPLEXITY and MLAS_SGEMM_THREAD_COMPLEXITY (mlasi.h): 64 * 1024 each.
 SBGEMM_THREAD_COMPLEXITY = 64 * 1024
@@ -140,13 +140,8 @@ def thread_partition(m: int, n: int, k: int, batch: int, threads: int) -> Partit
     else:
         target = MAXIMUM_THREAD_COUNT
     target = min(target, threads)
-    per_gemm = (target + batch - 1) // batch
-    if n > m:
-        blocked_n = (n + kn.PACKED_N - 1) // kn.PACKED_N
-        per_gemm = min(per_gemm, blocked_n)
-        return Partition(per_gemm, 1, per_gemm)
-    per_gemm = min(per_gemm, m)
-    return Partition(per_gemm, per_gemm, 1)
+    count_m, count_n = thread_grid((target + batch - 1) // batch, m, n, kn.PACKED_N)
+    return Partition(count_m * count_n, count_m, count_n)
 
 
 def non_packed_strides(n: int, k: int) -> tuple[int, int]:
@@ -194,18 +189,14 @@ def sbgemm_batch(m: int, n: int, k: int, data: list[SBGemmData], *, threads: int
 
 def sbgemm_operation(part: Partition, m, n, k, d: SBGemmData, thread_id: int, run: _Run) -> None:
     """``MlasSBGemmOperation``: this thread's M and N ranges, then the packed or non-packed path."""
-    tid_m, tid_n = divmod(thread_id, part.thread_count_n)
-    start_m, count_m = partition_work(tid_m, part.thread_count_m, m)
-    blocked_n = (n + kn.PACKED_N - 1) // kn.PACKED_N
-    start_n, count_n = partition_work(tid_n, part.thread_count_n, blocked_n)
-    start_n *= kn.PACKED_N
-    count_n = min(n - start_n, count_n * kn.PACKED_N)
+    start_m, count_m, start_n, count_n = gemm_thread_range(thread_id, m, n, part.thread_count_m,
+                                                           part.thread_count_n, kn.PACKED_N)
     if count_m <= 0 or count_n <= 0:
         return
     a_off = d.a_offset + start_m * d.lda
     c_off = d.c_offset + start_m * d.ldc + start_n
     if d.b_is_packed:
-        _packed_operation(count_m, start_n, count_n, blocked_n * kn.PACKED_N, k, d, a_off, c_off, run)
+        _packed_operation(count_m, start_n, count_n, kn.align_up(n, kn.PACKED_N), k, d, a_off, c_off, run)
     else:
         _non_packed_operation(count_m, start_n, count_n, k, d, a_off, c_off, run)
 
@@ -214,15 +205,17 @@ def _packed_operation(m, range_start_n, range_count_n, aligned_n, k, d, a_off, c
     """``MlasSBGemmPackedOperation``: N slices of 128, K slices of 256, B from the shared packed buffer."""
     slices = [(range_start_n + n0, min(range_count_n - n0, kn.STRIDE_N)) for n0 in range(0, range_count_n, kn.STRIDE_N)]
     blocks = [(k0, min(k - k0, kn.STRIDE_K)) for k0 in range(0, k, kn.STRIDE_K)]
-    if run.path == "fast" and not any(_packed_b_offset(aligned_n, k0, ck, s0) for s0, _ in slices for k0, ck in blocks):
+    offsets = [_packed_b_offsets(aligned_n, k0, ck, s0) for s0, _ in slices for k0, ck in blocks]
+    if run.path == "fast" and all(intended == shipped for intended, shipped in offsets):
         # A column's chain does not depend on the N slice it is computed in, and without the
         # offset defect the slices of a K block read B as one run: one kernel call per K block.
         slices = [(range_start_n, range_count_n)]
         if d.b_source is not None and d.b_known is None and d.b_offset == 0:
             # ... and that run is B as written: take it from the fp32 source, no buffer needed.
+            cols = slice(range_start_n, range_start_n + range_count_n)
             for k0, count_k in blocks:
-                bias = d.bias[range_start_n : range_start_n + range_count_n] if (k0 == 0 and d.bias is not None) else None
-                operand = _b_operand_as_written(d.b_source, k0, count_k, range_start_n, range_count_n)
+                bias = d.bias[cols] if (k0 == 0 and d.bias is not None) else None
+                operand = _b_operand_as_written(d.b_source[k0 : k0 + count_k, cols])
                 sbgemm_kernel(m, range_count_n, count_k, d.a, a_off + k0, d.lda, None, None, 0, d.c, c_off,
                               d.ldc, bias, k0 == 0, run, b_operand=operand)
             return
@@ -230,9 +223,8 @@ def _packed_operation(m, range_start_n, range_count_n, aligned_n, k, d, a_off, c
         n0 = slice_start_n - range_start_n
         for k0, count_k in blocks:  # pc
             zero_mode = k0 == 0
-            intended, shipped = _packed_b_offset(aligned_n, k0, count_k, slice_start_n) or (None, None)
-            pb = aligned_n * k0 + kn.align_up(count_k, kn.PACKED_K) * slice_start_n
-            if shipped is not None:
+            pb, shipped = _packed_b_offsets(aligned_n, k0, count_k, slice_start_n)
+            if shipped != pb:
                 run.log.note("PackedOffset", f"columns {slice_start_n}-{slice_start_n + count_n - 1}, "
                                              f"K block {k0}-{k0 + count_k - 1}")
                 if run.faithful:
@@ -244,23 +236,26 @@ def _packed_operation(m, range_start_n, range_count_n, aligned_n, k, d, a_off, c
                           d.b_offset + pb, d.c, c_off + n0, d.ldc, bias, zero_mode, run)
 
 
-def _b_operand_as_written(b_source, k0, count_k, start_n, count_n):
-    """What :func:`~.sbgemm_kernel_neon.read_b_operand` returns for a K block of a buffer packed
-    from ``b_source`` and read at the intended offsets: the block's bf16 bits (BFCVT), zero rows
-    up to a multiple of 4 (the packer's padding), all defined."""
+def _b_operand_as_written(block):
+    """What :func:`~.sbgemm_kernel_neon.read_b_operand` returns for one K block (at most 256
+    rows) of B packed by ``MlasSBGemmConvertPackB`` and read at the intended offsets: the fp32
+    ``block``'s bf16 bits (BFCVT), zero rows up to a multiple of 4 (the packer's padding), all
+    defined."""
+    count_k, count_n = block.shape
     bits = np.zeros((kn.align_up(count_k, kn.PACKED_K), count_n), dtype=np.uint16)
-    bits[:count_k] = kn.bfcvtn_bits(b_source[k0 : k0 + count_k, start_n : start_n + count_n])
+    bits[:count_k] = kn.bfcvtn_bits(block)
     return bits, np.ones(bits.shape, dtype=np.bool_)
 
 
-def _packed_b_offset(aligned_n, k0, count_k, slice_start_n):
-    """(intended, shipped) B offsets of a slice when they differ (defect 2), else None.
+def _packed_b_offsets(aligned_n, k0, count_k, slice_start_n):
+    """(intended, shipped) B offsets of a slice of ``MlasSBGemmPackedOperation``; they differ
+    under defect 2.
 
     Intended: ``AlignedN * k0 + align(CountK, 4) * SliceStartN``; shipped: ``CountK * SliceStartN``.
     """
     intended = aligned_n * k0 + kn.align_up(count_k, kn.PACKED_K) * slice_start_n
     shipped = aligned_n * k0 + count_k * slice_start_n
-    return None if intended == shipped else (intended, shipped)
+    return intended, shipped
 
 
 def _non_packed_operation(m, range_start_n, n, k, d, a_off, c_off, run):
@@ -301,22 +296,25 @@ def _non_packed_merged(m, range_start_n, n, k, stride_k, d, a_off, c_off, run):
     """The non-packed path with the N slices of each K slice in one kernel call.
 
     Without defect 1 (every K slice within 256) and without the bias quirk, a slice's panel holds
-    exactly its columns of B, packed and read back: packing the thread's whole N range per K
-    slice gives every column the same operand, and a column's chain does not depend on its slice.
+    exactly its columns of B, packed and read back: every column's operand is B as written
+    (:func:`_b_operand_as_written`, no panel needed), and a column's chain does not depend on its slice.
     """
     b_base = d.b_offset + range_start_n
     for k0 in range(0, k, stride_k):  # pc
         count_k = min(k - k0, stride_k)
-        buf = np.zeros(kn.pack_b_size(n, count_k) // 2, dtype=np.uint16)
-        kn.convert_pack_b_into(buf, None, _gather(d.b, b_base + k0 * d.ldb, count_k, n, d.ldb))
+        operand = _b_operand_as_written(_gather(d.b, b_base + k0 * d.ldb, count_k, n, d.ldb))
         zero_mode = k0 == 0
         bias = d.bias[:n] if (zero_mode and d.bias is not None) else None
-        sbgemm_kernel(m, n, count_k, d.a, a_off + k0, d.lda, buf, None, 0, d.c, c_off, d.ldc, bias, zero_mode, run)
+        sbgemm_kernel(m, n, count_k, d.a, a_off + k0, d.lda, None, None, 0, d.c, c_off, d.ldc, bias, zero_mode,
+                      run, b_operand=operand)
 
 
 def _gather(flat, offset, rows, cols, ld):
-    idx = offset + np.arange(rows)[:, None] * ld + np.arange(cols)[None, :]
-    return flat[idx]
+    """``flat[offset + i * ld + j]`` as a (rows, cols) array: a view of ``flat`` when inside it."""
+    view = kn.strided_view(flat, offset, rows, ld, cols)
+    if view is not None:
+        return view
+    return flat[offset + np.arange(rows)[:, None] * ld + np.arange(cols)[None, :]]
 
 
 def sbgemm_kernel(count_m, count_n, count_k, a, a_off, lda, buf, known, b_off, c, c_off, ldc,
@@ -362,12 +360,11 @@ def sbgemm_kernel(count_m, count_n, count_k, a, a_off, lda, buf, known, b_off, c
             acc[hit] = 0x7FC00000
             run.log.note("AOverRead", "A read past its end meets non-zero B data: those elements depend on "
                                       "memory nothing wrote (NaN)")
-    c_rows = c_off + np.arange(count_m) * ldc
-    tile = kn.strided_rows(c, c_rows, count_n) if ldc >= count_n else None
+    tile = kn.strided_view(c, c_off, count_m, ldc, count_n) if ldc >= count_n else None
     if tile is not None:  # C in place (rows do not overlap)
         kn.store_tile(tile, acc, zero_mode)
         return
-    cidx = c_rows[:, None] + np.arange(count_n)[None, :]
+    cidx = c_off + np.arange(count_m)[:, None] * ldc + np.arange(count_n)[None, :]
     tile = c[cidx]
     kn.store_tile(tile, acc, zero_mode)
     c[cidx] = tile
@@ -405,11 +402,8 @@ def sgemm_bf16(A, B, bias=None, *, packed_b: bool = True, threads: int = 1, fait
     if b.shape[0] != k:
         raise ValueError(f"A is {a.shape} and B is {b.shape}: B must have K={k} rows")
     n = b.shape[1]
+    bias = as_f32_bias(bias, n)
     if bias is not None:
-        if not isinstance(bias, np.ndarray) or bias.dtype != np.float32:
-            raise TypeError("bias must be a float32 numpy.ndarray or None")
-        if bias.shape != (n,):
-            raise ValueError(f"bias must have shape ({n},), got {bias.shape}")
         bias = np.ascontiguousarray(bias)
     if not isinstance(packed_b, bool) or not isinstance(faithful, bool):
         raise TypeError("packed_b and faithful must be bool")

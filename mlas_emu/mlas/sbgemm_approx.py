@@ -34,7 +34,7 @@ import numpy as np
 
 from .._jit import njit
 from ..isa import bfcvt
-from ._checks import as_f32_matrix
+from ._checks import as_f32_bias, as_f32_matrix
 
 _BF16_EXP = np.uint32(0x7F80)  # bf16 exponent field; all-zero means zero or denormal
 
@@ -76,11 +76,8 @@ def sgemm_bf16_approx(A, B, bias=None) -> np.ndarray:
         raise ValueError(f"A is {a.shape} and B is {b.shape}: B must have K={a.shape[1]} rows")
     if a.shape[1] == 0:
         raise ValueError("K must be at least 1")
+    bias = as_f32_bias(bias, b.shape[1])
     c = np.matmul(bf16_unpacked(a), bf16_unpacked(b))
     if bias is not None:
-        if not isinstance(bias, np.ndarray) or bias.dtype != np.float32:
-            raise TypeError("bias must be a float32 numpy.ndarray or None")
-        if bias.shape != (b.shape[1],):
-            raise ValueError(f"bias must have shape ({b.shape[1]},), got {bias.shape}")
         c += bias
     return c

@@ -219,20 +219,26 @@ def read_a_operand(a_flat: np.ndarray, row_offsets: np.ndarray, count_k: int) ->
     idx = row_offsets[:, None] + np.arange(lanes)[None, :]
     past_end = idx >= a_flat.size
     vals = np.where(past_end, np.float32(0.0), a_flat[np.where(past_end, 0, idx)])
-    return AOperand(bfcvtn_bits(vals.astype(np.float32)), over, past_end)
+    return AOperand(bfcvtn_bits(vals), over, past_end)
 
 
 def strided_rows(flat: np.ndarray, row_offsets: np.ndarray, width: int) -> np.ndarray | None:
     """``flat[row_offsets[i] + j]`` for j < width as a 2-D view when the rows are evenly spaced
     and inside ``flat`` (None otherwise)."""
     rows = row_offsets.size
-    if rows == 0 or width == 0:
+    if rows == 0:
         return None
     first = int(row_offsets[0])
     ld = int(row_offsets[1] - first) if rows > 1 else width
-    if ld < 0 or first < 0 or first + (rows - 1) * ld + width > flat.size:
-        return None
     if rows > 2 and not np.array_equal(np.diff(row_offsets), np.full(rows - 1, ld)):
+        return None
+    return strided_view(flat, first, rows, ld, width)
+
+
+def strided_view(flat: np.ndarray, first: int, rows: int, ld: int, width: int) -> np.ndarray | None:
+    """``flat[first + i * ld + j]`` (i < rows, j < width) as a 2-D view of the flat buffer, or
+    None when it would be empty or reach outside ``flat``."""
+    if rows == 0 or width == 0 or ld < 0 or first < 0 or first + (rows - 1) * ld + width > flat.size:
         return None
     return np.lib.stride_tricks.as_strided(flat[first:], shape=(rows, width),
                                            strides=(ld * flat.itemsize, flat.itemsize))

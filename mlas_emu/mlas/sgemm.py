@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import sgemm_kernel_neon as kern
-from .threading import check_threads, gemm_thread_ranges
+from ._checks import as_f32_matrix
+from .threading import check_threads, gemm_thread_ranges, thread_grid
 
 
 @dataclass(frozen=True)
@@ -56,11 +57,7 @@ def thread_counts(M: int, N: int, K: int, batch: int, threads: int) -> tuple[int
     """
     complexity = float(M) * float(N) * float(K)
     target = min(int(complexity / float(kern.THREAD_COMPLEXITY)) + 1, threads)
-    per_gemm = -(-target // batch)
-    if N > M:
-        blocked_n = -(-N // kern.STRIDEN_THREAD_ALIGN)
-        return 1, min(per_gemm, blocked_n)
-    return min(per_gemm, M), 1
+    return thread_grid(-(-target // batch), M, N, kern.STRIDEN_THREAD_ALIGN)
 
 
 def thread_ranges(M: int, N: int, count_m: int, count_n: int):
@@ -112,12 +109,7 @@ def plan(M, N, K, *, batch=1, trans_a=False, trans_b=False, alpha=1.0, beta=0.0,
 
 
 def _as_matrix_stack(x, name):
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray of float32, got {type(x).__name__}")
-    if x.dtype != np.float32:
-        raise TypeError(f"{name} must have dtype float32, got {x.dtype}")
-    if x.ndim not in (2, 3):
-        raise ValueError(f"{name} must be 2-D (M, K) or 3-D (batch, M, K), got shape {x.shape}")
+    x = as_f32_matrix(x, name, ndims=(2, 3), expected="2-D (M, K) or 3-D (batch, M, K)")
     return x if x.ndim == 3 else x[None]
 
 

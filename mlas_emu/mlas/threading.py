@@ -26,6 +26,25 @@ def check_threads(threads) -> int:
     return threads
 
 
+def thread_grid(threads_per_gemm: int, M: int, N: int, align: int = 16) -> tuple[int, int]:
+    """``(ThreadCountM, ThreadCountN)`` of one GEMM: the 1-D split shared by ``MlasGemmBatch``
+    (sgemm.cpp, qgemm.cpp) and ``MlasSBGemmBatch`` (sbgemm.h). N > M splits N, at most one
+    thread per ``align`` columns; otherwise M, at most one thread per row."""
+    if N > M:
+        return 1, min(threads_per_gemm, -(-N // align))
+    return min(threads_per_gemm, M), 1
+
+
+def gemm_thread_range(tid: int, M: int, N: int, thread_count_m: int, thread_count_n: int,
+                      align: int = 16) -> tuple[int, int, int, int]:
+    """``(start_m, count_m, start_n, count_n)`` of thread ``tid`` of one GEMM (see
+    :func:`gemm_thread_ranges`)."""
+    start_m, count_m = partition_work(tid // thread_count_n, thread_count_m, M)
+    start_n, count_n = partition_work(tid % thread_count_n, thread_count_n, -(-N // align))
+    start_n *= align
+    return start_m, count_m, start_n, min(N - start_n, count_n * align)
+
+
 def gemm_thread_ranges(M: int, N: int, thread_count_m: int, thread_count_n: int,
                        align: int = 16) -> list[tuple[int, int, int, int]]:
     """``(start_m, count_m, start_n, count_n)`` of every thread id of one GEMM.
@@ -37,11 +56,5 @@ def gemm_thread_ranges(M: int, N: int, thread_count_m: int, thread_count_n: int,
     (``MLAS_SGEMM_STRIDEN_THREAD_ALIGN`` / ``MLAS_QGEMM_STRIDEN_THREAD_ALIGN`` = 16).
     A count can be zero or less (more threads than work); the drivers then return at once.
     """
-    blocked_n = -(-N // align)
-    out = []
-    for tid in range(thread_count_m * thread_count_n):
-        start_m, count_m = partition_work(tid // thread_count_n, thread_count_m, M)
-        start_n, count_n = partition_work(tid % thread_count_n, thread_count_n, blocked_n)
-        start_n *= align
-        out.append((start_m, count_m, start_n, min(N - start_n, count_n * align)))
-    return out
+    return [gemm_thread_range(tid, M, N, thread_count_m, thread_count_n, align)
+            for tid in range(thread_count_m * thread_count_n)]

@@ -48,8 +48,6 @@ def _profile(ort_version, threads, b_is_initializer=True):
 
 
 def _array(x, name):
-    if isinstance(x, (list, tuple)):
-        raise TypeError(f"{name} must be a numpy array, got {type(x).__name__}")
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name} must be a numpy array, got {type(x).__name__}")
     if x.ndim == 0:
@@ -203,8 +201,7 @@ def dynamic_quantize_matmul(A, B, b_scale, b_zero_point=None, bias=None, *, b_is
     a_scale, a_zp = quantization_parameters_u8(A)
     qa = quantize_linear(A, a_scale, a_zp, np.uint8)
     acc = _int_matmul(qa, B, a_zp, zpb)
-    multiplier = np.float32(a_scale) * scale_b
-    return _scale_bias(acc, multiplier, bias, B.ndim)
+    return scale_bias_output(acc, np.float32(a_scale) * scale_b, bias)
 
 
 def _warn_non_finite(A):
@@ -218,13 +215,6 @@ def _warn_non_finite(A):
         "NaN is either ignored (when it lies in the last len(A) % 4 elements of a min/max block) or "
         "makes every output NaN. The emulator returns exactly what Arm ONNX Runtime returns.",
         OrtDefectWarning, stacklevel=3)
-
-
-def _scale_bias(acc, multiplier, bias, b_ndim):
-    if b_ndim == 1:  # output lost the N axis: one column
-        multiplier = multiplier.reshape(-1)[:1].reshape(()) if multiplier.ndim else multiplier
-        bias = None if bias is None else bias.reshape(())
-    return scale_bias_output(acc, multiplier, bias)
 
 
 def matmul_integer_to_float(A, B, a_scale, b_scale, a_zero_point=None, b_zero_point=None, bias=None, *,
@@ -247,7 +237,7 @@ def matmul_integer_to_float(A, B, a_scale, b_scale, a_zero_point=None, b_zero_po
     zpb = _zero_point(b_zero_point, "b_zero_point", B.dtype, B.shape)
     bias = _bias(bias, B.shape[-1] if B.ndim > 1 else 1)
     acc = _int_matmul(A, B, zpa, zpb)
-    return _scale_bias(acc, scale_a * scale_b, bias, B.ndim)
+    return scale_bias_output(acc, scale_a * scale_b, bias)
 
 
 def qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point, *,
@@ -273,7 +263,4 @@ def qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, 
     zpb = _zero_point(b_zero_point, "b_zero_point", b.dtype, b.shape)
     zpy = int(_zero_point(y_zero_point, "y_zero_point", a.dtype))
     acc = _int_matmul(a, b, zpa, zpb)
-    multiplier = (scale_a * scale_b) / scale_y
-    if b.ndim == 1:
-        multiplier = multiplier.reshape(-1)[:1].reshape(())
-    return requantize_output(acc, multiplier, zpy, a.dtype)
+    return requantize_output(acc, (scale_a * scale_b) / scale_y, zpy, a.dtype)

@@ -189,3 +189,11 @@ def test_trace_counts_the_mmla_the_real_kernel_executes(oracle):
     qgemm(A, B, path="instructions", trace=trace)
     assert counts["smmla"] == 0
     assert sum(r.mnemonic == "ummla" for r in trace) == counts["ummla"]
+
+
+def test_empty_k_gives_zeros_on_both_paths():
+    A = np.zeros((3, 0), np.uint8)
+    B = np.zeros((0, 4), np.int8)
+    for path in ("fast", "instructions"):
+        got = qgemm(A, B, 1, 2, path=path)
+        assert got.dtype == np.int32 and got.shape == (3, 4) and not got.any()
