@@ -83,14 +83,58 @@ def _round_down(x: Fraction) -> int:
     return x.numerator // x.denominator
 
 
+def _int_and_error(x: Fraction):
+    """``(RoundDown(x), x - RoundDown(x))``: the int_mant / error pair of the rounding functions."""
+    int_mant = _round_down(x)
+    return int_mant, x - int_mant
+
+
+def _fields(fpval, isbfloat16):
+    """``(sign, exp, frac)`` of fp32 bits, or of bf16 bits widened to frac<6:0>:Zeros(16)."""
+    if isbfloat16:
+        return _bit(fpval, 15), (fpval >> 7) & 0xFF, (fpval & 0x7F) << 16
+    return _bit(fpval, 31), (fpval >> 23) & 0xFF, fpval & 0x7FFFFF
+
+
+def _normal_value(exp, frac):
+    """The magnitude of a normal number: 2^(exp-127) * (1 + frac * 2^-23)."""
+    return Fraction(2) ** (exp - 127) * (1 + Fraction(frac, 2 ** 23))
+
+
+# --- special cases shared by the arithmetic functions --------------------------------------
+
+def _product_specials(type1, sign1, type2, sign2, fpcr):
+    """op1 * op2 once NaNs are dealt with (BFMulH, FPMul): 0 x inf, inf, zero; else ``None``."""
+    inf1, inf2 = type1 == INFINITY, type2 == INFINITY
+    zero1, zero2 = type1 == ZERO, type2 == ZERO
+    if (inf1 and zero2) or (zero1 and inf2):
+        return fp_default_nan(fpcr)
+    if inf1 or inf2:
+        return fp_infinity(sign1 ^ sign2)
+    if zero1 or zero2:
+        return fp_zero(sign1 ^ sign2)
+    return None
+
+
+def _sum_specials(inf1, zero1, sign1, inf2, zero2, sign2, fpcr):
+    """x + y once NaNs (and 0 x inf in products) are dealt with (FPAdd_BF16, FPAdd, FPDot,
+    FPMulAdd): inf - inf, a signed infinity, zero + zero of one sign; else ``None``."""
+    if inf1 and inf2 and sign1 != sign2:
+        return fp_default_nan(fpcr)
+    if (inf1 and sign1 == 0) or (inf2 and sign2 == 0):
+        return fp_infinity(0)
+    if (inf1 and sign1 == 1) or (inf2 and sign2 == 1):
+        return fp_infinity(1)
+    if zero1 and zero2 and sign1 == sign2:
+        return fp_zero(sign1)
+    return None
+
+
 # --- BFloat16 behaviours (FEAT_EBF16 absent or FPCR.EBF == 0) ------------------------------
 
 def bf_unpack(fpval, n):
     """BFUnpack(fpval) for N in {16, 32}: ``(fptype, sign, value)``; fixed flush to zero."""
-    if n == 16:
-        sign, exp, frac = _bit(fpval, 15), (fpval >> 7) & 0xFF, (fpval & 0x7F) << 16
-    else:
-        sign, exp, frac = _bit(fpval, 31), (fpval >> 23) & 0xFF, fpval & 0x7FFFFF
+    sign, exp, frac = _fields(fpval, isbfloat16=n == 16)
     if exp == 0:
         fptype, value = ZERO, Fraction(0)
     elif exp == 0xFF:
@@ -99,8 +143,7 @@ def bf_unpack(fpval, n):
         else:
             fptype, value = QNAN, Fraction(0)  # no SNaN for BF16 arithmetic
     else:
-        fptype = NONZERO
-        value = Fraction(2) ** (exp - 127) * (1 + Fraction(frac, 2 ** 23))
+        fptype, value = NONZERO, _normal_value(exp, frac)
     if sign:
         value = -value
     return fptype, sign, value
@@ -117,8 +160,7 @@ def bf_round(op: Fraction) -> int:
     biased_exp = max(exponent - minimum_exp + 1, 0)
     if biased_exp == 0:
         mantissa = mantissa / Fraction(2) ** (minimum_exp - exponent)
-    int_mant = _round_down(mantissa * 2 ** F)
-    error = mantissa * 2 ** F - int_mant
+    int_mant, error = _int_and_error(mantissa * 2 ** F)
     if error != 0 and int_mant % 2 == 0:
         int_mant += 1
     if biased_exp >= 2 ** E - 1:
@@ -132,14 +174,9 @@ def bf_mul(op1, op2, fpcr=None):
     type2, sign2, value2 = bf_unpack(op2, 16)
     if type1 == QNAN or type2 == QNAN:
         return fp_default_nan(fpcr)
-    inf1, inf2 = type1 == INFINITY, type2 == INFINITY
-    zero1, zero2 = type1 == ZERO, type2 == ZERO
-    if (inf1 and zero2) or (zero1 and inf2):
-        return fp_default_nan(fpcr)
-    if inf1 or inf2:
-        return fp_infinity(sign1 ^ sign2)
-    if zero1 or zero2:
-        return fp_zero(sign1 ^ sign2)
+    special = _product_specials(type1, sign1, type2, sign2, fpcr)
+    if special is not None:
+        return special
     return bf_round(value1 * value2)
 
 
@@ -149,16 +186,10 @@ def bf_add(op1, op2, fpcr=None):
     type2, sign2, value2 = bf_unpack(op2, 32)
     if type1 == QNAN or type2 == QNAN:
         return fp_default_nan(fpcr)
-    inf1, inf2 = type1 == INFINITY, type2 == INFINITY
-    zero1, zero2 = type1 == ZERO, type2 == ZERO
-    if inf1 and inf2 and sign1 != sign2:
-        return fp_default_nan(fpcr)
-    if (inf1 and sign1 == 0) or (inf2 and sign2 == 0):
-        return fp_infinity(0)
-    if (inf1 and sign1 == 1) or (inf2 and sign2 == 1):
-        return fp_infinity(1)
-    if zero1 and zero2 and sign1 == sign2:
-        return fp_zero(sign1)
+    special = _sum_specials(type1 == INFINITY, type1 == ZERO, sign1,
+                            type2 == INFINITY, type2 == ZERO, sign2, fpcr)
+    if special is not None:
+        return special
     result_value = value1 + value2
     if result_value == 0:
         return fp_zero(0)  # positive sign when round to odd
@@ -193,10 +224,7 @@ def fp_unpack(fpval, fpcr, isbfloat16=False):
     altfp = True  # FEAT_AFP implemented, AArch64
     fiz = altfp and bool(fpcr.fiz)
     fz = bool(fpcr.fz) and not (altfp and fpcr.ah)
-    if isbfloat16:
-        sign, exp32, frac32 = _bit(fpval, 15), (fpval >> 7) & 0xFF, (fpval & 0x7F) << 16
-    else:
-        sign, exp32, frac32 = _bit(fpval, 31), (fpval >> 23) & 0xFF, fpval & 0x7FFFFF
+    sign, exp32, frac32 = _fields(fpval, isbfloat16)
     if exp32 == 0:
         if frac32 == 0 or fz or fiz:
             fptype, value = ZERO, Fraction(0)
@@ -208,8 +236,7 @@ def fp_unpack(fpval, fpcr, isbfloat16=False):
         else:
             fptype, value = (QNAN if _bit(frac32, 22) else SNAN), Fraction(0)
     else:
-        fptype = NONZERO
-        value = Fraction(2) ** (exp32 - 127) * (1 + Fraction(frac32, 2 ** 23))
+        fptype, value = NONZERO, _normal_value(exp32, frac32)
     if sign:
         value = -value
     return fptype, sign, value
@@ -232,13 +259,11 @@ def fp_round_base(op: Fraction, fpcr, rounding, isbfloat16) -> int:
     if not altfp and fpcr.fz and exponent < minimum_exp:
         return fp_zero(sign)
     biased_exp_unconstrained = exponent - minimum_exp + 1
-    int_mant_unconstrained = _round_down(mantissa * 2 ** F)
-    error_unconstrained = mantissa * 2 ** F - int_mant_unconstrained
+    int_mant_unconstrained, error_unconstrained = _int_and_error(mantissa * 2 ** F)
     biased_exp = max(exponent - minimum_exp + 1, 0)
     if biased_exp == 0:
         mantissa = mantissa / Fraction(2) ** (minimum_exp - exponent)
-    int_mant = _round_down(mantissa * 2 ** F)
-    error = mantissa * 2 ** F - int_mant
+    int_mant, error = _int_and_error(mantissa * 2 ** F)
 
     def decide(err, im):
         if rounding == TIEEVEN:
@@ -279,24 +304,32 @@ def fp_round(op: Fraction, fpcr, rounding=None) -> int:
     return fp_round_base(op, fpcr, rounding or fp_rounding_mode(fpcr), isbfloat16=False)
 
 
+def _round_sum(result_value: Fraction, fpcr, rounding) -> int:
+    """The end of FPAdd, FPDot and FPMulAdd: an exact zero sum is +0 (-0 when rounding toward
+    minus infinity), anything else goes through FPRound."""
+    if result_value == 0:
+        return fp_zero(1 if rounding == NEGINF else 0)
+    return fp_round(result_value, fpcr, rounding)
+
+
+def _process_nan(op, fpcr):
+    """FPProcessNaN for N = 32: quiet the NaN, or the default NaN under FPCR.DN."""
+    return fp_default_nan(fpcr) if _fpcr(fpcr).dn else op | (1 << 22)
+
+
 def fp_process_nans(type1, type2, op1, op2, fpcr):
     """FPProcessNaNs for N = 32: ``(done, result)``."""
-    fpcr = _fpcr(fpcr)
-
-    def process(op):  # FPProcessNaN: quiet, or the default NaN under FPCR.DN
-        return fp_default_nan(fpcr) if fpcr.dn else op | (1 << 22)
-
     nan1, nan2 = type1 in (SNAN, QNAN), type2 in (SNAN, QNAN)
-    if fpcr.ah and nan1 and nan2:
-        return True, process(op1)
+    if _fpcr(fpcr).ah and nan1 and nan2:
+        return True, _process_nan(op1, fpcr)
     if type1 == SNAN:
-        return True, process(op1)
+        return True, _process_nan(op1, fpcr)
     if type2 == SNAN:
-        return True, process(op2)
+        return True, _process_nan(op2, fpcr)
     if type1 == QNAN:
-        return True, process(op1)
+        return True, _process_nan(op1, fpcr)
     if type2 == QNAN:
-        return True, process(op2)
+        return True, _process_nan(op2, fpcr)
     return False, 0
 
 
@@ -308,20 +341,11 @@ def fp_add(op1, op2, fpcr=None):
     done, result = fp_process_nans(type1, type2, op1, op2, fpcr)
     if done:
         return result
-    inf1, inf2 = type1 == INFINITY, type2 == INFINITY
-    zero1, zero2 = type1 == ZERO, type2 == ZERO
-    if inf1 and inf2 and sign1 != sign2:
-        return fp_default_nan(fpcr)
-    if (inf1 and sign1 == 0) or (inf2 and sign2 == 0):
-        return fp_infinity(0)
-    if (inf1 and sign1 == 1) or (inf2 and sign2 == 1):
-        return fp_infinity(1)
-    if zero1 and zero2 and sign1 == sign2:
-        return fp_zero(sign1)
-    result_value = value1 + value2
-    if result_value == 0:
-        return fp_zero(1 if rounding == NEGINF else 0)
-    return fp_round(result_value, fpcr, rounding)
+    special = _sum_specials(type1 == INFINITY, type1 == ZERO, sign1,
+                            type2 == INFINITY, type2 == ZERO, sign2, fpcr)
+    if special is not None:
+        return special
+    return _round_sum(value1 + value2, fpcr, rounding)
 
 
 def fp_dot(op1_a, op1_b, op2_a, op2_b, fpcr):
@@ -343,20 +367,12 @@ def fp_dot(op1_a, op1_b, op2_a, op2_b, fpcr):
     sign_pa, sign_pb = s1a ^ s2a, s1b ^ s2b
     inf_pa, inf_pb = inf1a or inf2a, inf1b or inf2b
     zero_pa, zero_pb = zero1a or zero2a, zero1b or zero2b
-    invalidop = ((inf1a and zero2a) or (zero1a and inf2a) or (inf1b and zero2b) or (zero1b and inf2b)
-                 or (inf_pa and inf_pb and sign_pa != sign_pb))
-    if invalidop:
-        return fp_default_nan(fpcr)
-    if (inf_pa and sign_pa == 0) or (inf_pb and sign_pb == 0):
-        return fp_infinity(0)
-    if (inf_pa and sign_pa == 1) or (inf_pb and sign_pb == 1):
-        return fp_infinity(1)
-    if zero_pa and zero_pb and sign_pa == sign_pb:
-        return fp_zero(sign_pa)
-    result_value = v1a * v2a + v1b * v2b
-    if result_value == 0:
-        return fp_zero(1 if rounding == NEGINF else 0)
-    return fp_round(result_value, fpcr, rounding)
+    if (inf1a and zero2a) or (zero1a and inf2a) or (inf1b and zero2b) or (zero1b and inf2b):
+        return fp_default_nan(fpcr)  # invalidop (inf - inf of the products: _sum_specials)
+    special = _sum_specials(inf_pa, zero_pa, sign_pa, inf_pb, zero_pb, sign_pb, fpcr)
+    if special is not None:
+        return special
+    return _round_sum(v1a * v2a + v1b * v2b, fpcr, rounding)
 
 
 def fp_convert_nan(op, n=32, m=32):
@@ -452,8 +468,8 @@ def fp_process_nans3(type1, type2, type3, op1, op2, op3, fpcr):
     assert not fpcr.ah, "FPCR.AH = 1 (FEAT_AFP NaN rules) is not written here"
     for kind in (SNAN, QNAN):
         for fptype, op in ((type1, op1), (type2, op2), (type3, op3)):
-            if fptype == kind:  # FPProcessNaN: quiet, or the default NaN under FPCR.DN
-                return True, fp_default_nan(fpcr) if fpcr.dn else op | (1 << 22)
+            if fptype == kind:
+                return True, _process_nan(op, fpcr)
     return False, 0
 
 
@@ -465,26 +481,21 @@ def fp_mul_add(addend, op1, op2, fpcr=None):
     type2, sign2, value2 = fp_unpack(op2, fpcr)
     inf1, zero1 = type1 == INFINITY, type1 == ZERO
     inf2, zero2 = type2 == INFINITY, type2 == ZERO
+    inf_times_zero = (inf1 and zero2) or (zero1 and inf2)
     done, result = fp_process_nans3(type_a, type1, type2, addend, op1, op2, fpcr)
-    if type_a == QNAN and ((inf1 and zero2) or (zero1 and inf2)):
+    if type_a == QNAN and inf_times_zero:
         return fp_default_nan(fpcr)
     if done:
         return result
+    if inf_times_zero:
+        return fp_default_nan(fpcr)  # invalidop (inf - inf: _sum_specials)
     inf_a, zero_a = type_a == INFINITY, type_a == ZERO
     sign_p = sign1 ^ sign2
     inf_p, zero_p = inf1 or inf2, zero1 or zero2
-    if (inf1 and zero2) or (zero1 and inf2) or (inf_a and inf_p and sign_a != sign_p):
-        return fp_default_nan(fpcr)
-    if (inf_a and sign_a == 0) or (inf_p and sign_p == 0):
-        return fp_infinity(0)
-    if (inf_a and sign_a == 1) or (inf_p and sign_p == 1):
-        return fp_infinity(1)
-    if zero_a and zero_p and sign_a == sign_p:
-        return fp_zero(sign_a)
-    result_value = value_a + value1 * value2
-    if result_value == 0:
-        return fp_zero(1 if rounding == NEGINF else 0)
-    return fp_round(result_value, fpcr, rounding)
+    special = _sum_specials(inf_a, zero_a, sign_a, inf_p, zero_p, sign_p, fpcr)
+    if special is not None:
+        return special
+    return _round_sum(value_a + value1 * value2, fpcr, rounding)
 
 
 def fp_mul(op1, op2, fpcr=None):
@@ -494,14 +505,9 @@ def fp_mul(op1, op2, fpcr=None):
     done, result = fp_process_nans(type1, type2, op1, op2, fpcr)
     if done:
         return result
-    inf1, zero1 = type1 == INFINITY, type1 == ZERO
-    inf2, zero2 = type2 == INFINITY, type2 == ZERO
-    if (inf1 and zero2) or (zero1 and inf2):
-        return fp_default_nan(fpcr)
-    if inf1 or inf2:
-        return fp_infinity(sign1 ^ sign2)
-    if zero1 or zero2:
-        return fp_zero(sign1 ^ sign2)
+    special = _product_specials(type1, sign1, type2, sign2, fpcr)
+    if special is not None:
+        return special
     return fp_round(value1 * value2, fpcr)
 
 

@@ -48,7 +48,7 @@ def as_int32_bits(x, name: str) -> np.ndarray:
 
 
 def as_bytes(x, name: str, dtype) -> np.ndarray:
-    """int8 / uint8 operand of exactly ``dtype``, as an int64-free view (no copy)."""
+    """int8 / uint8 operand of exactly ``dtype``, returned as it is (no copy)."""
     x = _require_array(x, name)
     if x.dtype != dtype:
         raise TypeError(f"{name} must be a {np.dtype(dtype).name} array, got dtype {x.dtype}")

@@ -40,8 +40,7 @@ from .fp import (
     fp_infinity,
     fp_zero,
 )
-
-_EBF_BIT = 13
+from .fpcr import EBF_BIT
 
 
 @njit(inline="always")
@@ -233,7 +232,7 @@ def bf_dot_add_fpcr(addend, a0, a1, b0, b1, fpcr):
     to 1, following FPCR.RMode, FZ, FIZ and AH.
     """
     fpcr = np.int64(fpcr)
-    if (fpcr >> _EBF_BIT) & 1:
+    if (fpcr >> EBF_BIT) & 1:
         fpcr_dn = fpcr | (1 << 25)
         return fp_add(addend, fp_dot(a0, a1, b0, b1, fpcr_dn), fpcr_dn)
     dnan = fp_default_nan(fpcr)

@@ -21,10 +21,12 @@ from .fp import (
     FPTYPE_QNAN,
     FPTYPE_SNAN,
     FPTYPE_ZERO,
+    QUIET_BIT,
     RNE,
     fp_default_nan,
     fp_infinity,
     fp_round_base,
+    fp_rounding_mode,
     fp_unpack,
     fp_zero,
     fpcr_field,
@@ -35,7 +37,7 @@ from .fpcr import fpcr_bits
 @njit(inline="always")
 def fp_convert_nan(op):
     """FPConvertNaN(op, 32) for a 32-bit NaN: the same NaN with the quiet bit (frac<22>) set."""
-    return np.uint32(np.uint32(op) | np.uint32(0x00400000))
+    return np.uint32(np.uint32(op) | QUIET_BIT)
 
 
 @njit
@@ -63,7 +65,7 @@ def fp_convert_bf_fpcr(x_bits, fpcr):
     """
     fpcr = np.int64(fpcr)
     altfp = fpcr_field(fpcr, 1, 1) == 1
-    rounding = fpcr_field(fpcr, 22, 2)
+    rounding = fp_rounding_mode(fpcr)
     if altfp:
         fpcr = fpcr | (1 << 24) | 1  # fpcr.<FIZ,FZ> = '11'
         rounding = RNE
@@ -80,7 +82,6 @@ def fp_convert_bf_fpcr(x_bits, fpcr):
     else:
         result = fp_round_base(sign, mag, exp, 7, rounding, fpcr_field(fpcr, 24, 1) == 1, altfp)
     return np.uint16(result >> 16)
-
 
 
 @njit

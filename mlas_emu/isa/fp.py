@@ -1,7 +1,7 @@
 """Shared floating-point pieces of the Arm ARM pseudocode, on bit patterns, compiled.
 
 Arm ARM DDI0487 M.a.a, J1.3 (float functions of the shared pseudocode): FPUnpackBase,
-FPRoundBase, FPAdd, FPDot, FPDefaultNaN, FPProcessNaNs. These serve the paths that follow
+FPRoundBase, FPRound, FPAdd, FPDot, FPDefaultNaN, FPProcessNaNs. These serve the paths that follow
 FPCR: BFCVT and the FEAT_EBF16 (``FPCR.EBF == 1``) BFDotAdd. The fixed-behaviour BFloat16
 arithmetic is in :mod:`.bf16`.
 
@@ -86,13 +86,14 @@ else:
 
 
 @njit(inline="always")
-def fp_unpack_fields(sign, biased, frac, frac_bits, fz, fiz):
+def fp_unpack_fields(sign, biased, frac, frac_bits, fpcr):
     """FPUnpackBase for the binary32 layout, also reached by bf16 (isbfloat16: frac<6:0>:Zeros(16)).
 
-    ``frac`` has ``frac_bits`` bits (23 for fp32, 7 for bf16); ``fz`` and ``fiz`` are the
-    already-combined flush conditions (FPUnpackBase: ``fz = FPCR.FZ && !AH``, ``fiz = FPCR.FIZ``).
-    Returns ``(fptype, sign, mag, exp)``.
+    ``frac`` has ``frac_bits`` bits (23 for fp32, 7 for bf16). Denormals are flushed when
+    ``fz = FPCR.FZ && !FPCR.AH`` or ``fiz = FPCR.FIZ`` (FEAT_AFP). Returns ``(fptype, sign, mag, exp)``.
     """
+    fz = fpcr_field(fpcr, 24, 1) == 1 and fpcr_field(fpcr, 1, 1) == 0
+    fiz = fpcr_field(fpcr, 0, 1) == 1
     sign = np.int64(sign)
     frac = np.int64(frac)
     biased = np.int64(biased)
@@ -112,20 +113,14 @@ def fp_unpack_fields(sign, biased, frac, frac_bits, fz, fiz):
 def fp_unpack(op, fpcr):
     """FPUnpack(op, fpcr) for a 32-bit op: ``(fptype, sign, mag, exp)``."""
     op = np.uint32(op)
-    ah = fpcr_field(fpcr, 1, 1)
-    fz = fpcr_field(fpcr, 24, 1) == 1 and ah == 0
-    fiz = fpcr_field(fpcr, 0, 1) == 1
-    return fp_unpack_fields(op >> 31, (op >> 23) & 0xFF, op & FRAC_MASK, 23, fz, fiz)
+    return fp_unpack_fields(op >> 31, (op >> 23) & 0xFF, op & FRAC_MASK, 23, fpcr)
 
 
 @njit(inline="always")
 def fp_unpack_bf16(op, fpcr):
     """FPUnpackBase(op, fpcr, fpexc, isbfloat16=TRUE) for a 16-bit bf16 op."""
     op = np.uint32(np.uint16(op))
-    ah = fpcr_field(fpcr, 1, 1)
-    fz = fpcr_field(fpcr, 24, 1) == 1 and ah == 0
-    fiz = fpcr_field(fpcr, 0, 1) == 1
-    return fp_unpack_fields(op >> 15, (op >> 7) & 0xFF, op & 0x7F, 7, fz, fiz)
+    return fp_unpack_fields(op >> 15, (op >> 7) & 0xFF, op & 0x7F, 7, fpcr)
 
 
 @njit(inline="always")
@@ -241,6 +236,12 @@ def fp_round_base(sign, mag, exp, frac_bits, rounding, fz, altfp):
     return np.uint32((np.int64(sign) << 31) | (np.int64(biased_exp) << 23) | frac)
 
 
+@njit(inline="always")
+def fp_round(sign, mag, exp, fpcr, rounding):
+    """FPRound(op, fpcr, rounding, fpexc, 32): FPRoundBase to single precision with FPCR.FZ, AH."""
+    return fp_round_base(sign, mag, exp, 23, rounding, fpcr_field(fpcr, 24, 1) == 1, fpcr_field(fpcr, 1, 1) == 1)
+
+
 @njit
 def fp_process_nans(type1, type2, op1, op2, fpcr):
     """FPProcessNaNs for N=32: ``(done, result)``; quiets an SNaN, honours DN and AH."""
@@ -286,7 +287,7 @@ def fp_add(op1, op2, fpcr):
     s, m, e = exact_add(sign1, m1, e1, sign2, m2, e2)
     if m == 0:  # sign of an exact zero depends on the rounding mode
         return fp_zero(1 if rounding == RM else 0)
-    return fp_round_base(s, m, e, 23, rounding, fpcr_field(fpcr, 24, 1) == 1, fpcr_field(fpcr, 1, 1) == 1)
+    return fp_round(s, m, e, fpcr, rounding)
 
 
 @njit
@@ -334,4 +335,4 @@ def fp_dot(op1_a, op1_b, op2_a, op2_b, fpcr):
     s, m, e = exact_add(sign_pa, ma, e1a + e2a, sign_pb, mb, e1b + e2b)
     if m == 0:
         return fp_zero(1 if rounding == RM else 0)
-    return fp_round_base(s, m, e, 23, rounding, fpcr_field(fpcr, 24, 1) == 1, fpcr_field(fpcr, 1, 1) == 1)
+    return fp_round(s, m, e, fpcr, rounding)

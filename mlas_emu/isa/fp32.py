@@ -2,7 +2,7 @@
 
 Arm ARM DDI0487 M.a.a: J1.3 FPMulAdd (FMLA's lane operation, fused: one rounding), FPMul
 (FMUL), FPProcessNaNs3 and FPProcessNaNs; C7.2 FMLA (vector) ``FMLA Vd.4S, Vn.4S, Vm.4S``.
-Unpacking, NaN processing and FPRoundBase are the shared pieces of :mod:`.fp`.
+Unpacking, NaN processing and FPRound are the shared pieces of :mod:`.fp`.
 
 The exact value ``addend + op1*op2`` is formed in float64: the product of two 24-bit
 significands is exact there, and the sum is rounded to odd (53 >= 24 + 2 bits), which any
@@ -29,11 +29,10 @@ from .fp import (
     fp_default_nan,
     fp_infinity,
     fp_process_nans,
-    fp_round_base,
+    fp_round,
     fp_rounding_mode,
     fp_unpack,
     fp_zero,
-    fpcr_field,
 )
 from .fpcr import AH_BIT, fpcr_bits
 
@@ -67,8 +66,7 @@ def _round_float64(x, fpcr):
     sign = 1 if x < 0.0 else 0
     mant, ex = math.frexp(abs(x))
     mag = np.int64(mant * 9007199254740992.0)  # 53-bit integer significand
-    return fp_round_base(sign, mag, np.int64(ex - 53), 23, fp_rounding_mode(fpcr),
-                         fpcr_field(fpcr, 24, 1) == 1, fpcr_field(fpcr, 1, 1) == 1)
+    return fp_round(sign, mag, np.int64(ex - 53), fpcr, fp_rounding_mode(fpcr))
 
 
 @njit(inline="always")

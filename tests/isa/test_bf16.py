@@ -129,13 +129,11 @@ NAMED = {
     "below_one_on_grid": ((f32(1.0), bf16(-(2.0**-24)), ZERO16, ONE, ZERO16), 0x3F7FFFFF),
     "below_one_off_grid_truncates": ((f32(1.0), bf16(-(2.0**-25)), ZERO16, ONE, ZERO16), 0x3F7FFFFF),
     "odd_already_stays": ((f32(1.0) + 1, bf16(2.0**-25), ZERO16, ONE, ZERO16), 0x3F800001),
-    "products_sum_rounded_before_addend": ((f32(-1.0), ONE, bf16(2.0**-30), ONE, ONE), 0x30000000 | 0),
+    # 1 + 2^-30 rounds to odd (1 + 2^-23) before -1 is added: 2^-23, not the exact 2^-30.
+    "products_sum_rounded_before_addend": ((f32(-1.0), ONE, bf16(2.0**-30), ONE, ONE), 0x34000000),
     "signalling_nan_gives_default_nan": ((0, 0x7F81, ZERO16, ONE, ZERO16), NAN),
     "nan_addend_payload_dropped": ((0xFFB12345, ONE, ZERO16, ONE, ZERO16), NAN),
 }
-# products_sum_rounded_before_addend: 1 + 2^-30 rounds to odd (1 + 2^-23) before -1 is added,
-# so the result is 2^-23 (0x34000000), not the exact 2^-30.
-NAMED["products_sum_rounded_before_addend"] = (NAMED["products_sum_rounded_before_addend"][0], 0x34000000)
 
 
 @pytest.mark.parametrize("name", sorted(NAMED))

@@ -8,36 +8,17 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import naive
+from integer_reference import INTEGER_FORMS, integer_reference
 from mlas_emu import isa
 
-FORMS = {  # name -> (vd dtype, vn dtype, vm dtype, matrix form)
-    "smmla": (np.int32, np.int8, np.int8, True),
-    "ummla": (np.uint32, np.uint8, np.uint8, True),
-    "usmmla": (np.int32, np.uint8, np.int8, True),
-    "sdot": (np.int32, np.int8, np.int8, False),
-    "udot": (np.uint32, np.uint8, np.uint8, False),
-    "usdot": (np.int32, np.uint8, np.int8, False),
-}
+FORMS = INTEGER_FORMS
 NEAR_WRAP = np.array([2**31 - 1, 2**31 - 2, -2**31, -2**31 + 1, 2**31 - 40000, -2**31 + 40000, 0, -1],
                      np.int64)
 
 
 def numpy_reference(name, vd, vn, vm):
     """int64 arithmetic, then wrapped to 32 bits: the plain-matrix view of each instruction."""
-    _, _, _, matrix = FORMS[name]
-    s = vd.shape[-1] // 4
-    batch = vd.shape[:-1]
-    acc = vd.astype(np.int64).reshape(batch + (s, 4))
-    a = vn.astype(np.int64).reshape(batch + (s, 16))
-    b = vm.astype(np.int64).reshape(batch + (s, 16))
-    if matrix:
-        A = a.reshape(batch + (s, 2, 8))  # A[i, k] = vn[8i + k]
-        Bt = b.reshape(batch + (s, 2, 8))  # B[k, j] = vm[8j + k]
-        total = acc + (A @ np.swapaxes(Bt, -1, -2)).reshape(batch + (s, 4))
-    else:
-        total = acc + (a * b).reshape(batch + (s, 4, 4)).sum(-1)
-    wrapped = (total & 0xFFFFFFFF).astype(np.uint32)
-    return wrapped.reshape(vd.shape).view(np.dtype(FORMS[name][0]))
+    return integer_reference(vd, vn, vm, FORMS[name][3]).view(np.dtype(FORMS[name][0]))
 
 
 def draw_operands(rng, name, batch, s):
@@ -46,11 +27,13 @@ def draw_operands(rng, name, batch, s):
     vd = np.where(pick, rng.choice(NEAR_WRAP, batch + (4 * s,)), rng.integers(-2**31, 2**31, batch + (4 * s,)))
     vd = vd.astype(np.int64).astype(np.uint32).view(vd_t)
     extremes = np.array([0, 1, 127, 128, 255], np.uint8)
-    n = np.where(rng.integers(0, 2, batch + (16 * s,)) == 0, rng.choice(extremes, batch + (16 * s,)),
-                 rng.integers(0, 256, batch + (16 * s,))).astype(np.uint8).view(vn_t)
-    m = np.where(rng.integers(0, 2, batch + (16 * s,)) == 0, rng.choice(extremes, batch + (16 * s,)),
-                 rng.integers(0, 256, batch + (16 * s,))).astype(np.uint8).view(vm_t)
-    return vd, n, m
+    shape = batch + (16 * s,)
+
+    def byte_lanes(dtype):  # half extremes, half uniform bytes
+        return np.where(rng.integers(0, 2, shape) == 0, rng.choice(extremes, shape),
+                        rng.integers(0, 256, shape)).astype(np.uint8).view(dtype)
+
+    return vd, byte_lanes(vn_t), byte_lanes(vm_t)
 
 
 @pytest.mark.parametrize("name", sorted(FORMS))

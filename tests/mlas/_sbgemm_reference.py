@@ -1,106 +1,32 @@
 """Exact reference for SBGEMM tests, written from the Arm ARM pseudocode (DDI0487 M.a.a).
 
-BFDotAdd with FPCR.EBF == 0 (BFMulH, FPAdd_BF16, BFRound, BFUnpack) on Python ints and
-``fractions.Fraction``, and the per-element SBGEMM model of DESIGN section 3 (bf16 by round to
-nearest even, one BFDotAdd chain per K block, blocks joined by fp32 adds). Slow; small shapes.
+BFDotAdd with FPCR.EBF == 0 is the shared exact reference's (tests/naive.py: BFMulH,
+FPAdd_BF16, BFRound, BFUnpack on Python ints and ``fractions.Fraction``); this module adds BFCVT
+on arrays and the per-element SBGEMM model of DESIGN section 3 (bf16 by round to nearest even,
+one BFDotAdd chain per K block, blocks joined by fp32 adds). Slow; small shapes.
 """
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import numpy as np
+
+import naive  # tests/ is on sys.path (tests/conftest.py)
 
 DEFAULT_NAN = 0x7FC00000
 
 
-def _unpack(bits: int, ebits: int, fbits: int):
-    """BFUnpack: (kind, sign, value); denormals are zero (kind 'zero')."""
-    n = 1 + ebits + fbits
-    sign = bits >> (n - 1)
-    exp = (bits >> fbits) & ((1 << ebits) - 1)
-    frac = bits & ((1 << fbits) - 1)
-    if exp == (1 << ebits) - 1:
-        return ("nan" if frac else "inf", sign, None)
-    if exp == 0:
-        return ("zero", sign, Fraction(0))
-    v = Fraction((1 << fbits) | frac, 1 << fbits) * Fraction(2) ** (exp - ((1 << (ebits - 1)) - 1))
-    return ("num", sign, -v if sign else v)
-
-
-def bf_round(v: Fraction) -> int:
-    """BFRound: round to odd into fp32, zero below 2^-126 (before rounding), inf from 2^128."""
-    sign = 1 if v < 0 else 0
-    m = -v if sign else v
-    e = 0
-    while m >= 2:
-        m /= 2
-        e += 1
-    while m < 1:
-        m *= 2
-        e -= 1
-    if e < -126:
-        return sign << 31
-    if e >= 128:
-        return (sign << 31) | 0x7F800000
-    scaled = m * (1 << 23)
-    mant = int(scaled)
-    if scaled != mant:
-        mant |= 1
-    return (sign << 31) | ((e + 127) << 23) | (mant & 0x7FFFFF)
-
-
-def _add(x, y) -> int:
-    (t1, s1, v1), (t2, s2, v2) = x, y
-    if t1 == "nan" or t2 == "nan":
-        return DEFAULT_NAN
-    if t1 == "inf" and t2 == "inf" and s1 != s2:
-        return DEFAULT_NAN
-    if t1 == "inf":
-        return (s1 << 31) | 0x7F800000
-    if t2 == "inf":
-        return (s2 << 31) | 0x7F800000
-    if t1 == "zero" and t2 == "zero" and s1 == s2:
-        return s1 << 31
-    r = v1 + v2
-    return 0 if r == 0 else bf_round(r)
-
-
-def _mul(x, y) -> int:
-    (t1, s1, v1), (t2, s2, v2) = x, y
-    if t1 == "nan" or t2 == "nan":
-        return DEFAULT_NAN
-    if (t1 == "inf" and t2 == "zero") or (t2 == "inf" and t1 == "zero"):
-        return DEFAULT_NAN
-    if t1 == "inf" or t2 == "inf":
-        return ((s1 ^ s2) << 31) | 0x7F800000
-    if t1 == "zero" or t2 == "zero":
-        return (s1 ^ s2) << 31
-    return bf_round(v1 * v2)
-
-
 def bf_dot_add(addend: int, a0: int, a1: int, b0: int, b1: int) -> int:
-    """BFDotAdd(addend, a0, a1, b0, b1) with FPCR.EBF == 0: fp32 bits."""
-    bf = lambda b: _unpack(int(b), 8, 7)  # noqa: E731
-    f32 = lambda b: _unpack(int(b), 8, 23)  # noqa: E731
-    prod = _add(f32(_mul(bf(a0), bf(b0))), f32(_mul(bf(a1), bf(b1))))
-    return _add(f32(int(addend)), f32(prod))
+    """BFDotAdd(addend, a0, a1, b0, b1) with FPCR.EBF == 0: fp32 bits (NumPy scalars accepted)."""
+    return naive.bf_dot_add(int(addend), int(a0), int(a1), int(b0), int(b1))
 
 
 def bfcvt(x: np.ndarray) -> np.ndarray:
     """BFCVT, round to nearest even (finite and infinite inputs; NaN quietened keeping its top bits)."""
-    u = np.asarray(x, dtype=np.float32).view(np.uint32).astype(np.int64)
-    out = []
-    for v in u.reshape(-1).tolist():
-        if (v >> 23) & 0xFF == 0xFF and v & 0x7FFFFF:
-            out.append((v >> 16) | 0x40)
-            continue
-        low = v & 0xFFFF
-        hi = v >> 16
-        if low > 0x8000 or (low == 0x8000 and hi & 1):
-            hi += 1
-        out.append(hi)
-    return np.array(out, dtype=np.uint16).reshape(np.shape(x))
+    v = np.asarray(x, dtype=np.float32).view(np.uint32).astype(np.int64)
+    hi, low = v >> 16, v & 0xFFFF
+    hi = hi + ((low > 0x8000) | ((low == 0x8000) & ((hi & 1) == 1)))
+    nan = (((v >> 23) & 0xFF) == 0xFF) & ((v & 0x7FFFFF) != 0)
+    return np.where(nan, (v >> 16) | 0x40, hi).astype(np.uint16)
 
 
 def chain(init_bits: int, a_bits, b_bits) -> int:

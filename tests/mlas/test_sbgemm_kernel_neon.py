@@ -178,16 +178,10 @@ def test_store_tile_add_mode_is_fp32_add_and_default_nan():
     assert c.view(np.uint32)[0, 1] == 0x7FC00000 and c.view(np.uint32)[0, 2] == 0x7FC00000
 
 
-def test_local_reference_agrees_with_the_shared_naive_reference():
+def test_local_bfcvt_agrees_with_the_shared_naive_reference():
+    # The local BFDotAdd is naive's; the local BFCVT is a second method (array rounding).
     naive = pytest.importorskip("naive")
     rng = np.random.default_rng(17)
-    specials = np.array([0x0000, 0x8000, 0x0001, 0x7F80, 0xFF80, 0x7FC0, 0x7F7F, 0x0080], np.uint16)
-    for _ in range(300):
-        ops = rng.integers(0, 0x10000, 4).astype(np.uint16)
-        ops[rng.random(4) < 0.2] = specials[rng.integers(0, specials.size)]
-        addend = int(rng.choice([0, 0x80000000, 0x00000001, 0x7F800000, int(rng.integers(0, 2**32))]))
-        args = (addend, *map(int, ops))
-        assert ref.bf_dot_add(*args) == naive.bf_dot_add(*args)
     x = rng.integers(0, 2**32, 300, dtype=np.uint64).astype(np.uint32)
     got = ref.bfcvt(x.view(np.float32))
     assert [int(g) for g in got] == [naive.fp_convert_bf(int(v)) for v in x]
