@@ -2,7 +2,7 @@
 nothing optional.
 
 isa (instructions) <- mlas (MLAS packing, kernels, drivers) <- ort (operators, releases)
-<- analysis / teach; ``_jit``, ``_host_fp`` and ``errors`` serve every layer; ``oracle`` stands beside and
+<- analysis / teach; ``_jit``, ``_host_fp``, ``errors`` and the data tables ``releases`` and ``cpus`` serve every layer; ``oracle`` stands beside and
 no emulator layer imports it. Imports inside functions count too (lazy imports are still
 dependencies).
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "mlas_emu"
-BASE = {"_jit", "_host_fp", "errors"}
+BASE = {"_jit", "_host_fp", "errors", "releases", "cpus"}
 #: layer -> the parts of mlas_emu it may import (besides itself)
 ALLOWED = {
     "isa": BASE,

@@ -32,6 +32,7 @@ import numpy as np
 from ..errors import OrtDefectWarning
 from . import sbgemm_kernel_neon as kn
 from ._checks import as_f32_bias, as_f32_matrix
+from ..releases import release
 from .threading import check_threads, gemm_thread_range, thread_grid
 
 #: MLAS_SBGEMM_THREAD_COMPLEXITY and MLAS_SGEMM_THREAD_COMPLEXITY (mlasi.h): 64 * 1024 each.
@@ -166,20 +167,29 @@ class _Run:
     path: str
     log: DefectLog
     trace: list | None
+    #: the defects the emulated release's MLAS has (:attr:`mlas_emu.releases.Release.sbgemm_defects`)
+    defects: frozenset = frozenset()
     a_cache: dict = field(default_factory=dict)
+
+    def reproduces(self, defect: str) -> bool:
+        """Whether this call computes ``defect``'s wrong values (the release has it, faithful mode)."""
+        return self.faithful and defect in self.defects
 
 
 def sbgemm_batch(m: int, n: int, k: int, data: list[SBGemmData], *, threads: int = 1,
-                 faithful: bool = True, path: str = "fast", trace: list | None = None) -> DefectLog:
+                 faithful: bool = True, path: str = "fast", trace: list | None = None,
+                 ort_version=None) -> DefectLog:
     """``MlasSBGemmBatch(M, N, K, BatchN, Data, ThreadPool)``: every GEMM of the batch, all threads.
 
     Threads are emulated one after another (their C regions are disjoint); each thread's
-    non-packed B panel starts with unknown contents. Returns the :class:`DefectLog`.
+    non-packed B panel starts with unknown contents. ``ort_version``: a release string or
+    :class:`~mlas_emu.releases.Release` (None: the newest), which decides the defects present.
+    Returns the :class:`DefectLog`.
     """
     check_threads(threads)
     if path not in ("fast", "instructions"):
         raise ValueError(f"path must be 'fast' or 'instructions', got {path!r}")
-    run = _Run(faithful, path, DefectLog(faithful), trace)
+    run = _Run(faithful, path, DefectLog(faithful), trace, release(ort_version).sbgemm_defects)
     part = thread_partition(m, n, k, len(data), threads)
     for tid in range(part.threads_per_gemm * len(data)):
         gemm, thread = divmod(tid, part.threads_per_gemm)
@@ -206,7 +216,8 @@ def _packed_operation(m, range_start_n, range_count_n, aligned_n, k, d, a_off, c
     slices = [(range_start_n + n0, min(range_count_n - n0, kn.STRIDE_N)) for n0 in range(0, range_count_n, kn.STRIDE_N)]
     blocks = [(k0, min(k - k0, kn.STRIDE_K)) for k0 in range(0, k, kn.STRIDE_K)]
     offsets = [_packed_b_offsets(aligned_n, k0, ck, s0) for s0, _ in slices for k0, ck in blocks]
-    if run.path == "fast" and all(intended == shipped for intended, shipped in offsets):
+    offset_defect = "PackedOffset" in run.defects
+    if run.path == "fast" and (not offset_defect or all(i == s for i, s in offsets)):
         # A column's chain does not depend on the N slice it is computed in, and without the
         # offset defect the slices of a K block read B as one run: one kernel call per K block.
         slices = [(range_start_n, range_count_n)]
@@ -224,7 +235,7 @@ def _packed_operation(m, range_start_n, range_count_n, aligned_n, k, d, a_off, c
         for k0, count_k in blocks:  # pc
             zero_mode = k0 == 0
             pb, shipped = _packed_b_offsets(aligned_n, k0, count_k, slice_start_n)
-            if shipped != pb:
+            if shipped != pb and offset_defect:
                 run.log.note("PackedOffset", f"columns {slice_start_n}-{slice_start_n + count_n - 1}, "
                                              f"K block {k0}-{k0 + count_k - 1}")
                 if run.faithful:
@@ -272,10 +283,10 @@ def _non_packed_operation(m, range_start_n, n, k, d, a_off, c_off, run):
         for k0 in range(0, k, stride_k):  # pc
             count_k = min(k - k0, stride_k)
             block = _gather(d.b, b_base + n0 + k0 * d.ldb, count_k, count_n, d.ldb)
-            if count_k > kn.STRIDE_K:
+            if count_k > kn.STRIDE_K and "NonPackedLayout" in run.defects:
                 run.log.note("NonPackedLayout", f"columns {range_start_n + n0}-{range_start_n + n0 + count_n - 1}, "
                                                 f"K slice {k0}-{k0 + count_k - 1} read as one block")
-            if count_k > kn.STRIDE_K and not run.faithful:
+            if count_k > kn.STRIDE_K and not run.reproduces("NonPackedLayout"):
                 buf = kn.convert_copy_pack_b(kn.bfcvtn_bits(block))
                 buf_known = None
             else:
@@ -331,7 +342,8 @@ def sbgemm_kernel(count_m, count_n, count_k, a, a_off, lda, buf, known, b_off, c
         a_op = run.a_cache[key] = kn.read_a_operand(a, rows, count_k)
     bits = a_op.bits
     over = a_op.over_read
-    if over.any():
+    over_read = "AOverRead" in run.defects
+    if over.any() and over_read:
         lanes = np.where(over & ~a_op.past_end, bits, np.uint16(0))
         special_rows = np.nonzero(((lanes & 0x7F80) == 0x7F80).any(axis=1))[0]
         if special_rows.size:
@@ -339,8 +351,8 @@ def sbgemm_kernel(count_m, count_n, count_k, a, a_off, lda, buf, known, b_off, c
                                       f"of A (K block of {count_k}) makes those rows NaN")
         if run.faithful and (a_op.past_end & over).any():
             run.log.note("AOverRead", "the last row reads past the end of A; that memory is taken as finite (0.0)")
-        if not run.faithful:
-            bits = np.where(over, np.uint16(0), bits)
+    if over.any() and not run.reproduces("AOverRead"):
+        bits = np.where(over, np.uint16(0), bits)
     if b_operand is None:
         b_operand = kn.read_b_operand(buf, known, b_off, count_n, count_k)
     b_bits, defined = b_operand
@@ -352,7 +364,7 @@ def sbgemm_kernel(count_m, count_n, count_k, a, a_off, lda, buf, known, b_off, c
     if undefined_cols.any():
         acc[:, undefined_cols] = 0x7FC00000
         run.log.note("NonPackedLayout", f"{int(undefined_cols.sum())} columns read memory nothing wrote: NaN")
-    if run.faithful and a_op.past_end.any():
+    if run.reproduces("AOverRead") and a_op.past_end.any():
         # A read past the caller's buffer only vanishes against B lanes that are zero.
         live = ((b_bits & 0x7FFF) != 0) | ~defined
         hit = (a_op.past_end.astype(np.int64) @ live.astype(np.int64)) > 0
@@ -376,12 +388,16 @@ def _rows_text(rows) -> str:
 
 
 def sgemm_bf16(A, B, bias=None, *, packed_b: bool = True, threads: int = 1, faithful: bool = True,
-               path: str = "fast", trace: list | None = None, mode: str = "exact") -> np.ndarray:
+               path: str = "fast", trace: list | None = None, mode: str = "exact",
+               ort_version: str | None = None, cpu: str | None = None) -> np.ndarray:
     """MLAS SBGEMM ``C = A @ B (+ bias)`` with bf16 inputs and BFMMLA, as Graviton computes it.
 
     A: (M, K) float32, B: (K, N) float32, bias: (N,) float32 or None. ``packed_b`` chooses the
     path (B pre-packed by ``MlasSBGemmConvertPackB``, or converted per slice); ``threads`` is the
-    intra-op thread count MLAS partitions for. ``faithful=True`` reproduces MLAS's defects with an
+    intra-op thread count MLAS partitions for; ``ort_version`` the release whose MLAS is emulated
+    (None: the newest, :data:`mlas_emu.releases.DEFAULT_ORT_VERSION`); ``cpu`` a name of
+    :data:`mlas_emu.cpus.CPUS` with BF16 (no effect among those: the oracle shows the same bits on
+    Graviton3 and Graviton4; Graviton2 has no BFMMLA and raises). ``faithful=True`` reproduces MLAS's defects with an
     :class:`~mlas_emu.errors.OrtDefectWarning`; ``faithful=False`` computes the intended result.
     ``path="instructions"`` runs the BFMMLA sequence instead of the fast chains (same bits) and
     fills ``trace`` with instruction records. Inputs are not modified.
@@ -392,6 +408,8 @@ def sgemm_bf16(A, B, bias=None, *, packed_b: bool = True, threads: int = 1, fait
     """
     if mode not in ("exact", "approx"):
         raise ValueError(f"mode must be 'exact' or 'approx', got {mode!r}")
+    rel = release(ort_version)
+    _require_bf16(cpu)
     if mode == "approx":
         from .sbgemm_approx import sgemm_bf16_approx
 
@@ -414,6 +432,17 @@ def sgemm_bf16(A, B, bias=None, *, packed_b: bool = True, threads: int = 1, fait
         raise ValueError("K must be at least 1")
     bb = None if packed_b else b.reshape(-1)  # the packed buffer is built when a path reads it
     d = SBGemmData(a.reshape(-1), 0, k, bb, 0, n, packed_b, c, 0, n, bias, b_source=b if packed_b else None)
-    log = sbgemm_batch(m, n, k, [d], threads=threads, faithful=faithful, path=path, trace=trace)
+    log = sbgemm_batch(m, n, k, [d], threads=threads, faithful=faithful, path=path, trace=trace,
+                       ort_version=rel)
     log.warn()
     return c.reshape(m, n)
+
+
+def _require_bf16(cpu) -> None:
+    """SBGEMM runs only where the CPU has BFMMLA (``MlasBf16AccelerationSupported``)."""
+    from ..cpus import resolve_cpu
+
+    desc = resolve_cpu(cpu)
+    if not desc.bf16:
+        raise ValueError(f"{desc.name} ({desc.core}) has no BF16 instructions: MLAS has no SBGEMM there "
+                         "(ONNX Runtime runs fp32 SGEMM instead; see mlas_emu.ort.matmul)")

@@ -3,6 +3,7 @@
 Layout of the cache folder (``MLAS_EMU_ORACLE_DIR``, else the platform user cache dir
 ``mlas-emu/oracle``)::
 
+    qemu/                qemu-aarch64 (>= 10.0.2, static) from Debian bookworm-backports' qemu-user
     sysroot/             arm64 CPython 3.11 from Debian bookworm's arm64 packages (dpkg -x)
     ort/<version>/       onnxruntime aarch64 wheel + numpy, installed with pip --target
     harness/harness      the ACLE instruction harness, static aarch64 binary
@@ -12,29 +13,35 @@ Layout of the cache folder (``MLAS_EMU_ORACLE_DIR``, else the platform user cach
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
-from ..ort.versions import ORT_RELEASES, version_tuple
+from ..cpus import CPUS
+from ..cpus import DEFAULT_CPU as DEFAULT_CPU_NAME
+from ..ort.versions import ORT_RELEASES
 
-#: Releases ``mlas-emu oracle setup`` installs when none is named (the ones CI compares).
-DEFAULT_SETUP_VERSIONS: tuple[str, ...] = ("1.17.1", "1.23.2", "1.27.0")
+#: Releases ``mlas-emu oracle setup`` installs when none is named: the oldest, the ones where
+#: modelled behaviour changes (docs/releases.md), and the newest.
+DEFAULT_SETUP_VERSIONS: tuple[str, ...] = ("1.17.0", "1.23.2", "1.27.0", "1.28.0", "1.30.0",
+                                           ORT_RELEASES[-1])
 
-#: Graviton3-like: BF16, I8MM, 256-bit SVE, no SME (plain ``max`` advertises SME, which sends
-#: ORT 1.23+ to KleidiAI kernels that Graviton3 never runs).
-DEFAULT_CPU = "max,sme=off,sve256=on"
+#: The QEMU ``-cpu`` value of the default CPU (:data:`mlas_emu.cpus.DEFAULT_CPU`).
+DEFAULT_CPU = CPUS[DEFAULT_CPU_NAME].qemu_cpu
 
-#: The oldest release the oracle runs (1.17.0's aarch64 wheel is not on PyPI for every Python).
-OLDEST_ORACLE_VERSION = "1.17.1"
+#: The oldest release the oracle runs.
+OLDEST_ORACLE_VERSION = ORT_RELEASES[0]
 
-QEMU_BINARY = "qemu-aarch64-static"
+#: The oracle runs only its own QEMU: 7.2 (Debian bookworm) segfaults at ``import onnxruntime``
+#: from 1.28.0 on, and EBF16 needs >= 9.2. Debian bookworm-backports' ``qemu-user`` ships static
+#: binaries since QEMU 10.
+QEMU_MIN_VERSION = (10, 0, 2)
+QEMU_PACKAGE = "qemu-user"
+QEMU_SUITE = "bookworm-backports"
 CROSS_GCC = "aarch64-linux-gnu-gcc"
 #: Static libc of the cross toolchain; ``gcc-aarch64-linux-gnu`` only recommends it.
 CROSS_LIBC = Path("/usr/aarch64-linux-gnu/lib/libc.a")
 #: Debian packages the host needs (installed with apt when run as root).
 HOST_PACKAGES: tuple[str, ...] = (
-    "qemu-user-static", "gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross",
-    "debian-archive-keyring",
+    "gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross", "debian-archive-keyring",
 )
 DEBIAN_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 
@@ -79,43 +86,27 @@ def is_complete(path: Path) -> bool:
     return (path / MARKER).is_file()
 
 
+def qemu_dir() -> Path:
+    return oracle_dir() / "qemu"
+
+
+def qemu_path() -> Path:
+    """Where ``mlas-emu oracle setup`` puts the static qemu-aarch64 (``dpkg -x`` of qemu-user)."""
+    return qemu_dir() / "usr" / "bin" / "qemu-aarch64"
+
+
 def qemu_binary() -> str | None:
-    return shutil.which(QEMU_BINARY)
+    """The oracle's own qemu-aarch64, by absolute path, once installed (never the host's)."""
+    return str(qemu_path()) if is_complete(qemu_dir()) and qemu_path().is_file() else None
 
 
 def check_oracle_version(ort_version: str | None) -> str:
-    """Validate a release for the oracle: ``None`` -> "1.27.0"; 1.28+ refused with the reason."""
-    if isinstance(ort_version, str) and _is_at_least_1_28(ort_version):
-        raise ValueError(
-            f"ONNX Runtime {ort_version} cannot be used by the oracle: ORT 1.28.0 and later crash "
-            "at import under qemu-aarch64 7.2 (Debian bookworm's QEMU); accepted: "
-            f"{', '.join(oracle_versions())}"
-        )
-    version = _resolve(ort_version)
-    if version_tuple(version) < version_tuple(OLDEST_ORACLE_VERSION):
-        raise ValueError(
-            f"ONNX Runtime {version} is not available to the oracle (no aarch64 CPython 3.11 wheel "
-            f"used here); accepted: {', '.join(oracle_versions())}"
-        )
-    return version
-
-
-def oracle_versions() -> tuple[str, ...]:
-    """Releases the oracle can install: 1.17.1 to 1.27.0."""
-    oldest = version_tuple(OLDEST_ORACLE_VERSION)
-    return tuple(v for v in ORT_RELEASES if version_tuple(v) >= oldest)
-
-
-def _resolve(ort_version: str | None) -> str:
+    """Validate a release for the oracle: ``None`` means the newest modelled release."""
     from ..ort.versions import resolve_ort_version
 
     return resolve_ort_version(ort_version)
 
 
-def _is_at_least_1_28(text: str) -> bool:
-    parts = text.split(".")
-    try:
-        major, minor = int(parts[0]), int(parts[1])
-    except (ValueError, IndexError):
-        return False
-    return (major, minor) >= (1, 28)
+def oracle_versions() -> tuple[str, ...]:
+    """Releases the oracle can install: every modelled release."""
+    return ORT_RELEASES

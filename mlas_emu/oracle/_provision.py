@@ -41,7 +41,7 @@ _WHEEL_PLATFORMS = ("manylinux_2_28_aarch64", "manylinux_2_17_aarch64", "manylin
 
 
 def setup(ort_versions=None, *, cpu: str | None = None, log=print) -> dict:
-    """Install whatever is missing for ``ort_versions`` (default 1.17.1, 1.23.2, 1.27.0).
+    """Install whatever is missing for ``ort_versions`` (default: ``DEFAULT_SETUP_VERSIONS``).
 
     Returns :func:`mlas_emu.oracle.status`. Raises ``OracleUnavailable`` with the commands to
     run when a host package is missing and this process is not root.
@@ -57,8 +57,8 @@ def setup(ort_versions=None, *, cpu: str | None = None, log=print) -> dict:
         ensure_host_tools(log)
         if cpu is not None:
             check_cpu(cpu)
-        with ThreadPoolExecutor(max_workers=1 + len(versions)) as pool:
-            jobs = [pool.submit(ensure_sysroot, log)]
+        with ThreadPoolExecutor(max_workers=2 + len(versions)) as pool:
+            jobs = [pool.submit(ensure_qemu, log), pool.submit(ensure_sysroot, log)]
             jobs += [pool.submit(ensure_ort, v, log) for v in versions]
             jobs.append(pool.submit(ensure_harness, log))
             for job in jobs:
@@ -82,7 +82,6 @@ def _versions(ort_versions) -> tuple[str, ...]:
 def missing_host_packages() -> list[str]:
     """Debian packages of :data:`_paths.HOST_PACKAGES` whose files are absent."""
     present = {
-        "qemu-user-static": _paths.qemu_binary() is not None,
         "gcc-aarch64-linux-gnu": shutil.which(_paths.CROSS_GCC) is not None,
         "libc6-dev-arm64-cross": _paths.CROSS_LIBC.is_file(),
         "debian-archive-keyring": _paths.DEBIAN_KEYRING.is_file(),
@@ -129,34 +128,85 @@ def ensure_sysroot(log=print) -> Path:
         return target
     log(f"arm64 CPython 3.11 sysroot from Debian {DEBIAN_SUITE} ({len(SYSROOT_PACKAGES)} packages)")
     with _staging(target) as tmp:
-        debs = _download_debs(tmp / "_debs", tmp / "_apt")
-        root = tmp / "root"
-        root.mkdir()
-        for deb in debs:
-            _run(["dpkg-deb", "-x", str(deb), str(root)])
-        shutil.rmtree(tmp / "_debs")
-        shutil.rmtree(tmp / "_apt")
-        for item in root.iterdir():
-            item.rename(tmp / item.name)
-        root.rmdir()
+        _extract_debs(tmp, "arm64", DEBIAN_SUITE, SYSROOT_PACKAGES)
         python = tmp / "usr" / "bin" / "python3.11"
         if not python.is_file():
             raise OracleUnavailable("the arm64 sysroot has no usr/bin/python3.11 (download failed?)")
     return target
 
 
-def _download_debs(debs: Path, state: Path) -> list[Path]:
-    """``apt-get download`` the arm64 packages with a private sources list and apt state, so the
+# -- QEMU ---------------------------------------------------------------------------------------
+
+def ensure_qemu(log=print) -> Path:
+    """The oracle's own qemu-aarch64: Debian bookworm-backports' ``qemu-user`` (static binaries
+    since QEMU 10), unpacked into the cache; the host's QEMU and apt state are never touched."""
+    target = _paths.qemu_dir()
+    if _paths.is_complete(target):
+        return target
+    log(f"qemu-aarch64 from Debian {_paths.QEMU_SUITE} ({_paths.QEMU_PACKAGE})")
+    with _staging(target) as tmp:
+        _extract_debs(tmp, _host_arch(), _paths.QEMU_SUITE, (_paths.QEMU_PACKAGE,))
+        binary = tmp / _paths.qemu_path().relative_to(target)
+        if not binary.is_file():
+            raise OracleUnavailable(f"{_paths.QEMU_PACKAGE} from {_paths.QEMU_SUITE} has no usr/bin/qemu-aarch64")
+        version = qemu_version(binary)
+        if version < _paths.QEMU_MIN_VERSION:
+            raise OracleUnavailable(
+                f"{_paths.QEMU_SUITE} served qemu-aarch64 {'.'.join(map(str, version))}; the oracle needs "
+                f">= {'.'.join(map(str, _paths.QEMU_MIN_VERSION))}")
+        for other in list((tmp / "usr" / "bin").iterdir()):
+            if other.name != "qemu-aarch64":
+                other.unlink()  # 30-odd other targets, about 150 MB: not needed
+        shutil.rmtree(tmp / "usr" / "share", ignore_errors=True)
+    return target
+
+
+def qemu_version(binary) -> tuple[int, ...]:
+    """``qemu-aarch64 --version`` as a tuple, e.g. (10, 0, 2); (0,) if it does not run."""
+    import re
+
+    try:
+        out = subprocess.run([str(binary), "--version"], stdout=subprocess.PIPE, text=True,
+                             timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return (0,)
+    match = re.search(r"version (\d+)\.(\d+)\.(\d+)", out)
+    return tuple(int(g) for g in match.groups()) if match else (0,)
+
+
+def _host_arch() -> str:
+    return subprocess.run(["dpkg", "--print-architecture"], stdout=subprocess.PIPE, text=True,
+                          check=True).stdout.strip()
+
+
+# -- Debian packages into a folder --------------------------------------------------------------
+
+def _extract_debs(folder: Path, arch: str, suite: str, packages) -> None:
+    """Download ``packages`` (``arch``, Debian ``suite``) and ``dpkg-deb -x`` them into ``folder``."""
+    debs = _download_debs(folder / "_debs", folder / "_apt", arch, suite, packages)
+    root = folder / "root"
+    root.mkdir()
+    for deb in debs:
+        _run(["dpkg-deb", "-x", str(deb), str(root)])
+    shutil.rmtree(folder / "_debs")
+    shutil.rmtree(folder / "_apt")
+    for item in root.iterdir():
+        item.rename(folder / item.name)
+    root.rmdir()
+
+
+def _download_debs(debs: Path, state: Path, arch: str, suite: str, packages) -> list[Path]:
+    """``apt-get download`` the packages with a private sources list and apt state, so the
     host's apt configuration (suite, architectures) is neither used nor changed."""
     for sub in ("lists/partial", "cache/archives/partial", "etc/sources.list.d",
                 "etc/preferences.d", "etc/apt.conf.d"):
         (state / sub).mkdir(parents=True, exist_ok=True)
     (state / "status").write_text("")
     (state / "etc" / "sources.list").write_text(
-        f"deb [arch=arm64 signed-by={_paths.DEBIAN_KEYRING}] {DEBIAN_MIRROR} {DEBIAN_SUITE} main\n"
+        f"deb [arch={arch} signed-by={_paths.DEBIAN_KEYRING}] {DEBIAN_MIRROR} {suite} main\n"
     )
     opts = [
-        "-o", "APT::Architecture=arm64", "-o", "APT::Architectures=arm64",
+        "-o", f"APT::Architecture={arch}", "-o", f"APT::Architectures={arch}",
         "-o", f"Dir::Etc={state / 'etc'}", "-o", f"Dir::State={state}",
         "-o", f"Dir::State::Lists={state / 'lists'}", "-o", f"Dir::State::status={state / 'status'}",
         "-o", f"Dir::Cache={state / 'cache'}", "-o", "Debug::NoLocking=1",
@@ -165,10 +215,11 @@ def _download_debs(debs: Path, state: Path) -> list[Path]:
     _run(["apt-get", *opts, "update", "-q"])
     debs.mkdir()
     os.chmod(debs, 0o777)  # apt's sandbox user writes here
-    _run(["apt-get", *opts, "download", "-q", *SYSROOT_PACKAGES], cwd=debs)
+    _run(["apt-get", *opts, "download", "-q", *packages], cwd=debs)
     found = sorted(debs.glob("*.deb"))
-    if len(found) != len(SYSROOT_PACKAGES):
-        raise OracleUnavailable(f"apt-get download fetched {len(found)} of {len(SYSROOT_PACKAGES)} packages")
+    if len(found) != len(packages):
+        raise OracleUnavailable(f"apt-get download fetched {len(found)} of {len(packages)} packages "
+                                f"from Debian {suite} ({arch})")
     return found
 
 

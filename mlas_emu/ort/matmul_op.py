@@ -22,38 +22,11 @@ from ..errors import OrtDefectWarning
 from ..mlas import sbgemm as sb
 from ..mlas import sbgemm_kernel_neon as kn
 from ..mlas.threading import check_threads
-from .versions import version_tuple
+from .versions import release
 
 #: ``kFastMathModeKernelsizeThreshold`` (matmul.h): fastmath needs N*K (and the packed B's
 #: dim1*dim2) of at least 32.
 FASTMATH_KERNELSIZE_THRESHOLD = 32
-
-
-@dataclass(frozen=True)
-class FastMathProfile:
-    """How one range of releases gates SBGEMM in ``MatMul<float>``.
-
-    trans_a_gate: the gate (PrePack and Compute) also requires transA == 0 (#26773, from 1.25);
-        before, a FusedMatMul with transA runs SBGEMM on the untransposed reading of A.
-    alpha_gate: the gate requires alpha == 1 (only after 1.27: 1.17-1.27 ignore alpha here).
-    """
-
-    first: tuple[int, int, int]
-    trans_a_gate: bool
-    alpha_gate: bool = False
-
-
-#: One profile per range of releases whose SBGEMM gating differs (checked with the oracle on
-#: 1.17.1, 1.23.2, 1.24.4, 1.25.0 and 1.27.0).
-PROFILES = (
-    FastMathProfile(first=(1, 17, 0), trans_a_gate=False),
-    FastMathProfile(first=(1, 25, 0), trans_a_gate=True),
-)
-
-
-def profile_for(ort_version: str | None) -> FastMathProfile:
-    v = version_tuple(ort_version)
-    return [p for p in PROFILES if p.first <= v][-1]
 
 
 @dataclass
@@ -197,7 +170,7 @@ def fused_matmul(A, B, *, trans_a: bool = False, trans_b: bool = False, alpha: f
     """
     if mode not in ("exact", "approx"):
         raise ValueError(f"mode must be 'exact' or 'approx', got {mode!r}")
-    profile = profile_for(ort_version)
+    profile = release(ort_version)
     a = _check_input(A, "A")
     b = _check_input(B, "B")
     fastmath = _check_flag(fastmath, "fastmath")
@@ -217,10 +190,12 @@ def fused_matmul(A, B, *, trans_a: bool = False, trans_b: bool = False, alpha: f
     if out.size == 0 or plan.k == 0:
         return out.reshape(plan.out_shape)
     packable = b_init and b.ndim == 2
-    bf16_packed = (packable and fastmath and not trans_b_attr and (not profile.trans_a_gate or not trans_a_attr)
+    alpha_ok = not profile.fastmath_alpha_gate or alpha == 1.0
+    bf16_packed = (packable and fastmath and not trans_b_attr and alpha_ok
+                   and (not profile.fastmath_trans_a_gate or not trans_a_attr)
                    and b.shape[0] * b.shape[1] >= FASTMATH_KERNELSIZE_THRESHOLD)
-    use_sbgemm = (fastmath and not tb and plan.n * plan.k >= FASTMATH_KERNELSIZE_THRESHOLD
-                  and (not profile.trans_a_gate or not ta))
+    use_sbgemm = (fastmath and not tb and plan.n * plan.k >= FASTMATH_KERNELSIZE_THRESHOLD and alpha_ok
+                  and (not profile.fastmath_trans_a_gate or not ta))
     if mode == "approx" and use_sbgemm:
         return _approx_sbgemm(a, b, ta, alpha).reshape(plan.out_shape)
     notes = []
@@ -240,7 +215,7 @@ def fused_matmul(A, B, *, trans_a: bool = False, trans_b: bool = False, alpha: f
         verb = "reproduced" if faithful else "corrected (fp32 SGEMM, as later releases compute it)"
         warnings.warn(f"ONNX Runtime {_op} defect: {'; '.join(notes)}; {verb}", OrtDefectWarning, stacklevel=3)
     if use_sbgemm:
-        _run_sbgemm(a, b, plan, out, bf16_packed or fp32_buffer_as_bf16, threads, faithful,
+        _run_sbgemm(a, b, plan, out, bf16_packed or fp32_buffer_as_bf16, threads, faithful, profile,
                     fp32_buffer=fp32_buffer_as_bf16)
     else:
         _run_sgemm(a, b, plan, out, ta, tb, alpha, packable, threads)
@@ -256,7 +231,7 @@ def _approx_sbgemm(a, b, ta, alpha):
     return res * np.float32(alpha) if alpha != 1.0 else res
 
 
-def _run_sbgemm(a, b, plan, out, packed, threads, faithful, fp32_buffer=False):
+def _run_sbgemm(a, b, plan, out, packed, threads, faithful, rel, fp32_buffer=False):
     """``MlasSBGemmBatch`` with one ``MLAS_SBGEMM_DATA_PARAMS`` per output matrix (Bias = null, ldc = N)."""
     a_flat = a.reshape(-1)
     known = source = None
@@ -271,7 +246,7 @@ def _run_sbgemm(a, b, plan, out, packed, threads, faithful, fp32_buffer=False):
                       known, source)
         for lo, ro, oo in zip(plan.left_offsets, plan.right_offsets, plan.out_offsets)
     ]
-    log = sb.sbgemm_batch(plan.m, plan.n, plan.k, data, threads=threads, faithful=faithful)
+    log = sb.sbgemm_batch(plan.m, plan.n, plan.k, data, threads=threads, faithful=faithful, ort_version=rel)
     log.warn(stacklevel=4)
 
 

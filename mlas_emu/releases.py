@@ -1,0 +1,101 @@
+"""The ONNX Runtime releases mlas-emu models, and what changes between them, as data.
+
+Every per-release fact lives here, once: which SBGEMM defects a release's MLAS has, how its
+``MatMul<float>`` gates bf16 fastmath, how its drivers cap the thread partition. Layers read a
+:class:`Release` descriptor and never compare version numbers themselves. Each fact was
+established with the real-Arm oracle (the releases measured are named beside it); releases in
+between are taken to behave like their measured neighbours. Adding a release: docs/releases.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+#: Every ONNX Runtime release from 1.17.0 to the newest modelled one (the releases published on
+#: PyPI, oldest first). The last entry is the newest; every default shown anywhere derives from it.
+ORT_RELEASES: tuple[str, ...] = (
+    "1.17.0", "1.17.1", "1.17.3",
+    "1.18.0", "1.18.1",
+    "1.19.0", "1.19.2",
+    "1.20.0", "1.20.1",
+    "1.21.0", "1.21.1",
+    "1.22.0", "1.22.1",
+    "1.23.0", "1.23.1", "1.23.2",
+    "1.24.1", "1.24.2", "1.24.3", "1.24.4",
+    "1.25.0", "1.25.1",
+    "1.26.0",
+    "1.27.0",
+    "1.28.0",
+    "1.29.0",
+    "1.30.0",
+    "1.31.0", "1.31.1",
+    "1.32.0",
+)
+
+#: What ``ort_version=None`` means: the newest modelled release.
+DEFAULT_ORT_VERSION = ORT_RELEASES[-1]
+
+#: The ORT SBGEMM defects (docs/defects.md), by the names the SBGEMM driver logs them under.
+SBGEMM_DEFECTS = ("NonPackedLayout", "PackedOffset", "AOverRead")
+
+
+@dataclass(frozen=True)
+class Release:
+    """What one release computes differently from others (see the module docstring).
+
+    sbgemm_defects: the SBGEMM defects its MLAS has (names of :data:`SBGEMM_DEFECTS`).
+    fastmath_trans_a_gate: ``MatMul<float>`` runs SBGEMM only with transA == 0 (#26773).
+    fastmath_alpha_gate: ``MatMul<float>`` runs SBGEMM only with alpha == 1; before, alpha is
+        ignored on the SBGEMM path (defect 4).
+    """
+
+    version: str
+    sbgemm_defects: frozenset = frozenset(SBGEMM_DEFECTS)
+    fastmath_trans_a_gate: bool = False
+    fastmath_alpha_gate: bool = False
+
+    @property
+    def version_tuple(self) -> tuple[int, int, int]:
+        return version_tuple(self.version)
+
+
+#: Where behaviour changes: the first release of each change and what it sets. Measured with the
+#: oracle (QEMU 10.0.2, ORT aarch64 wheels) on 1.17.1, 1.23.2, 1.24.4, 1.25.0, 1.27.0, 1.28.0,
+#: 1.29.0, 1.30.0 and 1.32.0.
+CHANGES: tuple[tuple[str, dict], ...] = (
+    ("1.25.0", {"fastmath_trans_a_gate": True}),
+    ("1.28.0", {"sbgemm_defects": frozenset({"NonPackedLayout"})}),
+    ("1.30.0", {"fastmath_alpha_gate": True}),
+)
+
+
+def resolve_ort_version(ort_version: str | None) -> str:
+    """Return the exact release string, or raise ``ValueError`` listing the accepted releases."""
+    if ort_version is None:
+        return DEFAULT_ORT_VERSION
+    if not isinstance(ort_version, str) or ort_version not in ORT_RELEASES:
+        raise ValueError(
+            f"unknown ONNX Runtime release {ort_version!r}; the newest modelled release is "
+            f"{DEFAULT_ORT_VERSION} (None means it); accepted: {', '.join(ORT_RELEASES)}. "
+            "A newer release can be checked against real Arm execution with the oracle "
+            "(mlas-emu oracle setup --ort-version V; see docs/releases.md)"
+        )
+    return ort_version
+
+
+def version_tuple(ort_version: str | None) -> tuple[int, int, int]:
+    """``"1.23.2"`` -> ``(1, 23, 2)``, after validation; handy for ``>=`` comparisons."""
+    major, minor, patch = resolve_ort_version(ort_version).split(".")
+    return int(major), int(minor), int(patch)
+
+
+def release(ort_version: str | None) -> Release:
+    """The :class:`Release` descriptor of ``ort_version`` (``None``: the newest)."""
+    if isinstance(ort_version, Release):
+        return ort_version
+    version = resolve_ort_version(ort_version)
+    desc = Release(version)
+    for first, fields in CHANGES:
+        if version_tuple(first) <= version_tuple(version):
+            desc = replace(desc, **fields)
+    return desc
