@@ -18,16 +18,21 @@ _OPT_LEVELS = {"disable_all": 0, "basic": 1, "extended": 2, "layout": 3, "all": 
 
 
 def run_model(model, feeds, *, ort_version=None, session_config=None, threads=1,
-              graph_optimization_level=None, cpu=None) -> dict[str, np.ndarray]:
+              graph_optimization_level=None, cpu=None, qemu_cpu=None) -> dict[str, np.ndarray]:
     """Run ``model`` (path, ``onnx.ModelProto`` or serialized bytes) on ``feeds`` with ONNX
-    Runtime ``ort_version`` (default 1.27.0) on emulated Arm; outputs in graph order.
+    Runtime ``ort_version`` (default: the newest modelled release) on emulated Arm; outputs in
+    graph order.
 
-    ``threads`` is the session's intra-op thread count; ``session_config`` entries go to
-    ``SessionOptions.add_session_config_entry``; ``graph_optimization_level`` is ORT's enum, its
-    int value, or a name ("disable_all", "basic", "extended", "all"); ``None`` keeps ORT's default.
+    ``threads`` is the session's intra-op thread count (the worker sets
+    ``session.intra_op.allow_spinning=0``, which changes no bits and keeps many threads cheap
+    under QEMU); ``session_config`` entries go to ``SessionOptions.add_session_config_entry``;
+    ``graph_optimization_level`` is ORT's enum, its int value, or a name ("disable_all",
+    "basic", "extended", "all"); ``None`` keeps ORT's default. ``cpu``: a name of
+    :data:`mlas_emu.cpus.CPUS` (default Graviton3); ``qemu_cpu``: instead, a raw QEMU ``-cpu``
+    value (oracle only).
     """
     version = _paths.check_oracle_version(ort_version)
-    cpu = _paths.DEFAULT_CPU if cpu is None else _status.check_cpu(cpu)
+    cpu = _status.resolve_qemu_cpu(cpu, qemu_cpu)
     model_bytes = _model_bytes(model)
     arrays = _feeds(feeds)
     config = _session_config(session_config)
@@ -38,7 +43,7 @@ def run_model(model, feeds, *, ort_version=None, session_config=None, threads=1,
                                threads=threads, config=config, opt_level=level)
 
 
-def matmul(A, B, *, fastmath=True, b_is_initializer=True, ort_version=None, threads=1, cpu=None):
+def matmul(A, B, *, fastmath=True, b_is_initializer=True, ort_version=None, threads=1, cpu=None, qemu_cpu=None):
     """ONNX ``MatMul`` of float32 ``A`` and ``B`` by real ORT on Arm (bf16 SBGEMM when
     ``fastmath``; ``B`` a constant initializer, which ORT pre-packs, or a graph input)."""
     A = _array(A, "A", (np.float32,))
@@ -46,12 +51,12 @@ def matmul(A, B, *, fastmath=True, b_is_initializer=True, ort_version=None, thre
     config = {FASTMATH_CONFIG_KEY: "1"} if _flag(fastmath, "fastmath") else {}
     model, feeds = _binary_model("MatMul", A, B, _flag(b_is_initializer, "b_is_initializer"), [])
     out = run_model(model, feeds, ort_version=ort_version, session_config=config,
-                    threads=threads, cpu=cpu)
+                    threads=threads, cpu=cpu, qemu_cpu=qemu_cpu)
     return out["Y"]
 
 
 def matmul_integer(A, B, a_zero_point=None, b_zero_point=None, *, b_is_initializer=True,
-                   ort_version=None, threads=1, cpu=None):
+                   ort_version=None, threads=1, cpu=None, qemu_cpu=None):
     """ONNX ``MatMulInteger`` (int8/uint8 in, int32 out) by real ORT on Arm; zero points are
     constant initializers (scalars, or ``(N,)`` for ``b_zero_point``)."""
     A = _array(A, "A", (np.uint8, np.int8))
@@ -60,11 +65,11 @@ def matmul_integer(A, B, a_zero_point=None, b_zero_point=None, *, b_is_initializ
              ("b_zero_point", _zero_point(b_zero_point, B.dtype, "b_zero_point", per_column=True))]
     model, feeds = _binary_model("MatMulInteger", A, B, _flag(b_is_initializer, "b_is_initializer"),
                                  extra, output_dtype=np.int32)
-    return run_model(model, feeds, ort_version=ort_version, threads=threads, cpu=cpu)["Y"]
+    return run_model(model, feeds, ort_version=ort_version, threads=threads, cpu=cpu, qemu_cpu=qemu_cpu)["Y"]
 
 
 def dynamic_quantize_matmul(A, B, b_scale, b_zero_point=None, bias=None, *, b_is_initializer=True,
-                            ort_version=None, threads=1, cpu=None):
+                            ort_version=None, threads=1, cpu=None, qemu_cpu=None):
     """``com.microsoft.DynamicQuantizeMatMul`` by real ORT on Arm: float32 ``A`` quantized to
     uint8 at run time, int8/uint8 ``B`` with ``b_scale`` (scalar or ``(N,)``), optional
     ``b_zero_point`` and float32 ``bias`` ``(N,)``; all but A and B are constant initializers."""
@@ -77,14 +82,15 @@ def dynamic_quantize_matmul(A, B, b_scale, b_zero_point=None, bias=None, *, b_is
     model, feeds = _binary_model("DynamicQuantizeMatMul", A, B,
                                  _flag(b_is_initializer, "b_is_initializer"), extra,
                                  domain=_models.MS_DOMAIN)
-    return run_model(model, feeds, ort_version=ort_version, threads=threads, cpu=cpu)["Y"]
+    return run_model(model, feeds, ort_version=ort_version, threads=threads, cpu=cpu, qemu_cpu=qemu_cpu)["Y"]
 
 
 def unavailable_reason(ort_version=None, cpu=None) -> str | None:
     """``None`` when the oracle can run ``ort_version`` on ``cpu``, else why not and the fix.
 
     ``ort_version=None`` asks for the releases ``mlas-emu oracle setup`` installs by default
-    (1.17.1, 1.23.2 and 1.27.0), which the test suite compares against.
+    (``DEFAULT_SETUP_VERSIONS``), which the test suite compares against; ``cpu`` is a raw QEMU
+    ``-cpu`` value.
     """
     return _status.unavailable_reason(ort_version, cpu)
 

@@ -55,20 +55,20 @@ _TRACE_LINE = re.compile(r"^Trace \d+: 0x[0-9a-f]+ \[[0-9a-f]+/([0-9a-f]+)/")
 
 def count_instructions(model, feeds, *, mnemonics=DEFAULT_MNEMONICS, ort_version=None,
                        session_config=None, threads=1, graph_optimization_level=None,
-                       cpu=None) -> dict[str, int]:
+                       cpu=None, qemu_cpu=None) -> dict[str, int]:
     """Executed counts of ``mnemonics`` (lower case, see :data:`ENCODINGS`) while one worker
     process loads ``model`` into an ONNX Runtime session and runs it once on ``feeds``.
 
     Counts cover the whole session, creation included (B pre-packing runs BFCVTN there), in
     ONNX Runtime's own native libraries. Keep shapes small: every executed block of the
-    kernels is logged.
+    kernels is logged. ``cpu`` / ``qemu_cpu`` as in :func:`mlas_emu.oracle.run_model`.
     """
     unknown = [m for m in ([mnemonics] if isinstance(mnemonics, str) else mnemonics) if m not in ENCODINGS]
     if isinstance(mnemonics, str) or unknown:
         raise ValueError(f"unknown mnemonics {unknown or mnemonics!r} (pass a sequence); known: "
                          f"{', '.join(ENCODINGS)}")
     version = _paths.check_oracle_version(ort_version)
-    cpu = _paths.DEFAULT_CPU if cpu is None else _status.check_cpu(cpu)
+    cpu = _status.resolve_qemu_cpu(cpu, qemu_cpu)
     run = _run_request(model, feeds, session_config, threads, graph_optimization_level)
     _api._ensure_ready(version, cpu)
     with tempfile.TemporaryDirectory(prefix="mlas-emu-count-") as tmp:

@@ -16,7 +16,7 @@ SETUP_HINT = "run: mlas-emu oracle setup"
 def unavailable_reason(ort_version=None, cpu=None) -> str | None:
     """``None`` when ready, else the reason and the fix (see ``mlas_emu.oracle.unavailable_reason``)."""
     if _paths.qemu_binary() is None:
-        return f"{_paths.QEMU_BINARY} not found (Debian package qemu-user-static); {SETUP_HINT}"
+        return f"the oracle's qemu-aarch64 is not installed in {_paths.qemu_dir()}; {SETUP_HINT}"
     if not _paths.is_complete(_paths.sysroot_dir()):
         return f"the arm64 CPython sysroot is not installed in {_paths.sysroot_dir()}; {SETUP_HINT}"
     if cpu is not None:
@@ -43,7 +43,7 @@ def unavailable_reason(ort_version=None, cpu=None) -> str | None:
 
 def harness_unavailable_reason() -> str | None:
     if _paths.qemu_binary() is None:
-        return f"{_paths.QEMU_BINARY} not found (Debian package qemu-user-static); {SETUP_HINT}"
+        return f"the oracle's qemu-aarch64 is not installed in {_paths.qemu_dir()}; {SETUP_HINT}"
     from ._provision import harness_is_current
 
     if not harness_is_current():
@@ -63,12 +63,26 @@ def qemu_cpu_models() -> frozenset[str]:
 def check_cpu(cpu: str) -> str:
     """Validate a QEMU ``-cpu`` value (model name, optionally ``,prop=value`` flags)."""
     if not isinstance(cpu, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+(,[A-Za-z0-9_.-]+=[A-Za-z0-9_.-]+)*", cpu):
-        raise ValueError(f"cpu must be a QEMU -cpu value like {_paths.DEFAULT_CPU!r} or 'neoverse-n1', got {cpu!r}")
+        raise ValueError(f"qemu_cpu must be a QEMU -cpu value like {_paths.DEFAULT_CPU!r} or "
+                         f"'max,sme=off,sve128=on', got {cpu!r}")
     models = qemu_cpu_models()
     model = cpu.split(",")[0]
     if models and model not in models:
         raise ValueError(f"qemu-aarch64 has no CPU model {model!r}; known: {', '.join(sorted(models))}")
     return cpu
+
+
+def resolve_qemu_cpu(cpu=None, qemu_cpu=None) -> str:
+    """The ``-cpu`` value for a named CPU of :data:`mlas_emu.cpus.CPUS` (``cpu``, default
+    Graviton3) or, oracle-only, a raw QEMU value (``qemu_cpu``); not both."""
+    from ..cpus import resolve_cpu
+
+    if qemu_cpu is not None:
+        if cpu is not None:
+            raise ValueError(f"give cpu= (a name: graviton2/3/4) or qemu_cpu= (a raw QEMU -cpu value), "
+                             f"not both (got {cpu!r} and {qemu_cpu!r})")
+        return check_cpu(qemu_cpu)
+    return resolve_cpu(cpu).qemu_cpu
 
 
 def status() -> dict:

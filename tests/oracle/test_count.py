@@ -71,7 +71,7 @@ def _matmul_model(M, N, K, dtype_a, dtype_b, op):
 @pytest.mark.parametrize("op, types, cpu, expected", [
     ("MatMul", None, None, {"bfmmla": 32}),
     ("MatMulInteger", (np.uint8, np.uint8), None, {"ummla": 16}),
-    ("MatMulInteger", (np.uint8, np.uint8), "neoverse-n1", {"udot": 32}),
+    ("MatMulInteger", (np.uint8, np.uint8), "graviton2", {"udot": 32}),
 ], ids=["sbgemm", "qgemm-u8u8", "qgemm-dot-u8u8"])
 def test_executed_counts_match_the_recorded_measurements(oracle, op, types, cpu, expected):
     """M = N = K = 8, ORT 1.17.1, one thread (DESIGN section 5)."""
