@@ -37,3 +37,8 @@ def require(module: str, extra: str):
             f"this feature needs the optional dependency {module!r}: "
             f"pip install 'mlas-emu[{extra}]'"
         ) from exc
+
+
+class OrtConfigWarning(UserWarning):
+    """A session config entry that the emulated ONNX Runtime release does not read (ignored, as
+    ONNX Runtime ignores it)."""

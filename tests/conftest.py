@@ -11,8 +11,10 @@ import os
 
 import pytest
 
-#: The ONNX Runtime releases every oracle comparison covers.
-ORACLE_VERSIONS = ("1.17.1", "1.23.2", "1.27.0")
+from mlas_emu.oracle import DEFAULT_SETUP_VERSIONS
+
+#: The ONNX Runtime releases every oracle comparison covers (the oracle's default setup).
+ORACLE_VERSIONS = DEFAULT_SETUP_VERSIONS
 
 
 def oracle_required() -> bool:

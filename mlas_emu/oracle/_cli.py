@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from ..cpus import CPUS, DEFAULT_CPU
 from . import _paths
 
 
@@ -20,12 +21,12 @@ def register(sub):
     s.add_argument("--ort-version", action="append", metavar="V", dest="ort_versions",
                    help="ONNX Runtime release to install (repeatable; default: "
                         f"{', '.join(_paths.DEFAULT_SETUP_VERSIONS)}; any of "
-                        f"{_paths.OLDEST_ORACLE_VERSION}..1.27.0)")
-    s.add_argument("--cpu", default=None,
-                   help=f"check that qemu-aarch64 knows this -cpu value (default {_paths.DEFAULT_CPU})")
+                        f"{_paths.OLDEST_ORACLE_VERSION}..{_paths.oracle_versions()[-1]})")
+    s.add_argument("--cpu", default=None, choices=sorted(CPUS),
+                   help=f"also check that ONNX Runtime imports on this CPU (default {DEFAULT_CPU})")
     s.set_defaults(func=_setup)
 
-    st = actions.add_parser("status", help="what is installed: versions, sizes, paths")
+    st = actions.add_parser("status", help="what is installed: versions, sizes, paths (exit 1 when not ready)")
     st.add_argument("--json", action="store_true", help="print the status as JSON")
     st.set_defaults(func=_status)
 
@@ -50,9 +51,9 @@ def _status(args) -> int:
         import json
 
         print(json.dumps(info, indent=2))
-        return 0
-    print(format_status(info))
-    return 0
+    else:
+        print(format_status(info))
+    return 0 if info["ready"] else 1
 
 
 def format_status(info: dict) -> str:

@@ -40,13 +40,13 @@ DEBIAN_SUITE = "bookworm"
 _WHEEL_PLATFORMS = ("manylinux_2_28_aarch64", "manylinux_2_17_aarch64", "manylinux2014_aarch64")
 
 
-def setup(ort_versions=None, *, cpu: str | None = None, log=print) -> dict:
+def setup(ort_versions=None, *, cpu: str | None = None, qemu_cpu: str | None = None, log=print) -> dict:
     """Install whatever is missing for ``ort_versions`` (default: ``DEFAULT_SETUP_VERSIONS``).
 
     Returns :func:`mlas_emu.oracle.status`. Raises ``OracleUnavailable`` with the commands to
     run when a host package is missing and this process is not root.
     """
-    from ._status import status, check_cpu
+    from ._status import resolve_qemu_cpu, status
 
     versions = _versions(ort_versions)
     log = _serialized(log)
@@ -55,8 +55,7 @@ def setup(ort_versions=None, *, cpu: str | None = None, log=print) -> dict:
     root.mkdir(parents=True, exist_ok=True)
     with _lock(root / ".lock"):
         ensure_host_tools(log)
-        if cpu is not None:
-            check_cpu(cpu)
+        cpu = None if cpu is None and qemu_cpu is None else resolve_qemu_cpu(cpu, qemu_cpu)
         with ThreadPoolExecutor(max_workers=2 + len(versions)) as pool:
             jobs = [pool.submit(ensure_qemu, log), pool.submit(ensure_sysroot, log)]
             jobs += [pool.submit(ensure_ort, v, log) for v in versions]
@@ -145,7 +144,13 @@ def ensure_qemu(log=print) -> Path:
         return target
     log(f"qemu-aarch64 from Debian {_paths.QEMU_SUITE} ({_paths.QEMU_PACKAGE})")
     with _staging(target) as tmp:
-        _extract_debs(tmp, _host_arch(), _paths.QEMU_SUITE, (_paths.QEMU_PACKAGE,))
+        try:
+            _extract_debs(tmp, _host_arch(), _paths.QEMU_SUITE, (_paths.QEMU_PACKAGE,))
+        except OracleUnavailable as exc:
+            raise OracleUnavailable(
+                f"could not download QEMU (package {_paths.QEMU_PACKAGE} from Debian {_paths.QEMU_SUITE}, "
+                f"{DEBIAN_MIRROR}); the oracle needs its own qemu-aarch64 >= "
+                f"{'.'.join(map(str, _paths.QEMU_MIN_VERSION))}. {exc}") from None
         binary = tmp / _paths.qemu_path().relative_to(target)
         if not binary.is_file():
             raise OracleUnavailable(f"{_paths.QEMU_PACKAGE} from {_paths.QEMU_SUITE} has no usr/bin/qemu-aarch64")

@@ -21,8 +21,7 @@ import numpy as np
 from ..errors import OrtDefectWarning
 from ..mlas import sbgemm as sb
 from ..mlas import sbgemm_kernel_neon as kn
-from ..mlas.threading import check_threads
-from .versions import release
+from .session_config import fastmath_config, op_settings
 
 #: ``kFastMathModeKernelsizeThreshold`` (matmul.h): fastmath needs N*K (and the packed B's
 #: dim1*dim2) of at least 32.
@@ -142,43 +141,52 @@ def _check_flag(value, name):
     return bool(value)
 
 
-def matmul(A, B, *, fastmath: bool = True, b_is_initializer: bool = True, ort_version: str | None = None,
-           threads: int = 1, faithful: bool = True, mode: str = "exact") -> np.ndarray:
+def matmul(A, B, *, fastmath: bool | None = None, b_is_initializer: bool = True, ort_version: str | None = None,
+           threads: int = 1, faithful: bool = True, mode: str = "exact", cpu: str | None = None,
+           session_config=None) -> np.ndarray:
     """ONNX ``MatMul`` of float32 ``A`` and ``B`` as ONNX Runtime ``ort_version`` computes it on Graviton.
 
-    ``fastmath`` sets the session option ``mlas.enable_gemm_fastmath_arm64_bfloat16``;
-    ``b_is_initializer`` says whether B is a constant initializer (pre-packed when 2-D) or a
-    graph input; ``threads`` is the session's intra-op thread count. ``faithful=True`` reproduces
+    ``fastmath`` sets the session option ``mlas.enable_gemm_fastmath_arm64_bfloat16`` (None: the
+    ``session_config`` entry if given, else True); ``b_is_initializer`` says whether B is a
+    constant initializer (pre-packed when 2-D, unless ``session.disable_prepacking=1``) or a
+    graph input; ``threads`` is the session's intra-op thread count; ``ort_version`` the release
+    (None: the newest); ``cpu`` one of :data:`mlas_emu.cpus.CPUS` (default "graviton3"; Graviton2
+    has no BF16, so fastmath does not apply there; the oracle shows Graviton4 computing the same
+    bits as Graviton3 here); ``session_config`` ORT session config entries
+    (:mod:`mlas_emu.ort.session_config`). ``faithful=True`` reproduces
     ONNX Runtime's SBGEMM defects (docs/defects.md) with an ``OrtDefectWarning``.
     ``mode="approx"`` (opt-in, NOT bit-exact) replaces the SBGEMM path by bf16-rounded inputs and
     numpy's fp32 product; the fp32 SGEMM path stays exact.
     """
     return fused_matmul(A, B, fastmath=fastmath, b_is_initializer=b_is_initializer, ort_version=ort_version,
-                        threads=threads, faithful=faithful, mode=mode, _op="MatMul")
+                        threads=threads, faithful=faithful, mode=mode, cpu=cpu, session_config=session_config,
+                        _op="MatMul")
 
 
-def fused_matmul(A, B, *, trans_a: bool = False, trans_b: bool = False, alpha: float = 1.0, fastmath: bool = True,
-                 b_is_initializer: bool = True, ort_version: str | None = None, threads: int = 1,
-                 faithful: bool = True, mode: str = "exact", _op: str = "FusedMatMul") -> np.ndarray:
+def fused_matmul(A, B, *, trans_a: bool = False, trans_b: bool = False, alpha: float = 1.0,
+                 fastmath: bool | None = None, b_is_initializer: bool = True, ort_version: str | None = None,
+                 threads: int = 1, faithful: bool = True, mode: str = "exact", cpu: str | None = None,
+                 session_config=None, _op: str = "FusedMatMul") -> np.ndarray:
     """``com.microsoft.FusedMatMul``: ``alpha * op(A) @ op(B)``, run by ``MatMul<float>`` (same gating).
 
     Releases 1.17-1.24 ignore transA on the SBGEMM path (A is read untransposed with
     lda = M) and 1.17-1.27 ignore alpha there; from 1.25 a 1-D A with transA=1 and a 2-D
     constant B makes SBGEMM read B's fp32-packed buffer as bf16. ``faithful=True`` reproduces
     these with an ``OrtDefectWarning``; ``faithful=False`` computes the operator's definition
-    the way the fixed releases do (fp32 SGEMM). ``mode`` as in :func:`matmul`.
+    the way the fixed releases do (fp32 SGEMM); from 1.30 alpha != 1 runs fp32 SGEMM. Other
+    arguments as in :func:`matmul`.
     """
     if mode not in ("exact", "approx"):
         raise ValueError(f"mode must be 'exact' or 'approx', got {mode!r}")
-    profile = release(ort_version)
+    settings = op_settings(ort_version, cpu, threads, fastmath_config(fastmath, session_config), stacklevel=4)
+    profile = settings.release
     a = _check_input(A, "A")
     b = _check_input(B, "B")
-    fastmath = _check_flag(fastmath, "fastmath")
-    b_init = _check_flag(b_is_initializer, "b_is_initializer")
+    fastmath = settings.fastmath
+    b_init = _check_flag(b_is_initializer, "b_is_initializer") and settings.prepacking
     faithful = _check_flag(faithful, "faithful")
     trans_a_attr = _check_flag(trans_a, "trans_a")
     trans_b_attr = _check_flag(trans_b, "trans_b")
-    check_threads(threads)
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.floating)):
         raise TypeError(f"alpha must be a float, got {alpha!r}")
     alpha = float(np.float32(alpha))

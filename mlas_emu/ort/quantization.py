@@ -1,12 +1,16 @@
 """ONNX Runtime's quantized MatMul operators on Linux aarch64 with I8MM, bit for bit.
 
-Models the CPU kernels of ONNX Runtime 1.17-1.27:
+Models the CPU kernels of ONNX Runtime 1.17-1.32:
 ``onnxruntime/core/providers/cpu/quantization/matmul_integer.cc`` (MatMulInteger),
 ``onnxruntime/core/providers/cpu/quantization/quantize_linear_matmul.cc`` (QLinearMatMul),
 ``onnxruntime/contrib_ops/cpu/quantization/dynamic_quantize_matmul.cc`` (com.microsoft
 DynamicQuantizeMatMul and MatMulIntegerToFloat) with ``matmul_integer_base.h``
 (``IsBQuantParamSupported``), on top of MLAS QGEMM (:mod:`mlas_emu.mlas.qgemm`) and its output
 processors (:mod:`mlas_emu.mlas.quantize`).
+
+Every operator takes the arguments shared by ``mlas_emu.ort``: ``ort_version`` (None: the newest),
+``threads`` (intra-op threads), ``cpu`` (:data:`mlas_emu.cpus.CPUS`) and ``session_config`` (ORT
+session config entries, :mod:`mlas_emu.ort.session_config`).
 
 Shapes follow ONNX MatMul (NumPy ``matmul``): 1-D operands are promoted and the promoted axis
 dropped, batch axes broadcast. Integer results are exact modulo 2^32; float results follow the
@@ -21,8 +25,7 @@ import numpy as np
 
 from ..mlas.qgemm import check_zero_point, gemm_batch_exact
 from ..mlas.quantize import quantization_parameters_u8, quantize_linear, requantize_output, scale_bias_output
-from ..mlas.threading import check_threads
-from .versions import resolve_ort_version
+from .session_config import op_settings
 
 _U8, _S8 = np.dtype(np.uint8), np.dtype(np.int8)
 
@@ -37,14 +40,14 @@ _TYPES = {
 }
 
 
-def _profile(ort_version, threads, b_is_initializer=True):
-    """Validate the release and thread count. These four operators compute the same bits in every
-    release 1.17.0-1.27.0 on a CPU without SME (measured on 1.17.1, 1.23.2 and 1.27.0), so no
-    release-specific behaviour is selected here."""
-    check_threads(threads)
+def _profile(ort_version, threads, b_is_initializer=True, cpu=None, session_config=None):
+    """Validate the settings every operator here shares (:func:`~.session_config.op_settings`).
+    These four operators compute the same bits in every release 1.17.0-1.32.0 on Graviton3 (no
+    SME; measured on 1.17.1, 1.23.2, 1.27.0 and, for MatMulInteger and DynamicQuantizeMatMul,
+    1.28.0-1.32.0), so no release-specific behaviour is selected here."""
     if not isinstance(b_is_initializer, (bool, np.bool_)):
         raise TypeError(f"b_is_initializer must be a bool, got {type(b_is_initializer).__name__}")
-    return resolve_ort_version(ort_version)
+    return op_settings(ort_version, cpu, threads, session_config, stacklevel=4)
 
 
 def _array(x, name):
@@ -158,14 +161,14 @@ def _bias(bias, n):
 
 
 def matmul_integer(A, B, a_zero_point=None, b_zero_point=None, *, b_is_initializer=True, ort_version=None,
-                   threads=1):
+                   threads=1, cpu=None, session_config=None):
     """ONNX MatMulInteger (opset 10) as ONNX Runtime computes it on Arm: int32 ``(A - a_zp) @ (B - b_zp)``.
 
     (A, B) dtypes: (uint8, uint8), (uint8, int8) or (int8, int8). ``a_zero_point``: scalar or
     1-element, of A's type. ``b_zero_point``: scalar, 1-element, (N,) for 2-D B, or B's shape
     with axis -2 of size 1 (per column), of B's type. Sums wrap modulo 2^32 as MLAS's do.
     """
-    _profile(ort_version, threads, b_is_initializer)
+    _profile(ort_version, threads, b_is_initializer, cpu, session_config)
     A = _array(A, "A")
     B = _array(B, "B")
     _check_types("MatMulInteger", A, B)
@@ -176,7 +179,7 @@ def matmul_integer(A, B, a_zero_point=None, b_zero_point=None, *, b_is_initializ
 
 
 def dynamic_quantize_matmul(A, B, b_scale, b_zero_point=None, bias=None, *, b_is_initializer=True, ort_version=None,
-                            threads=1):
+                            threads=1, cpu=None, session_config=None):
     """com.microsoft DynamicQuantizeMatMul as ONNX Runtime computes it on Arm (float32 result).
 
     A (float32) is quantized to uint8 over the whole tensor (``GetQuantizationParameter``,
@@ -186,7 +189,7 @@ def dynamic_quantize_matmul(A, B, b_scale, b_zero_point=None, bias=None, *, b_is
     for 2-D B, or B's shape with axis -2 of size 1; ``b_zero_point`` likewise, of B's type;
     ``bias``: float32 (N,).
     """
-    _profile(ort_version, threads, b_is_initializer)
+    _profile(ort_version, threads, b_is_initializer, cpu, session_config)
     A = _array(A, "A")
     B = _array(B, "B")
     _check_types("DynamicQuantizeMatMul", A, B)
@@ -218,7 +221,8 @@ def _warn_non_finite(A):
 
 
 def matmul_integer_to_float(A, B, a_scale, b_scale, a_zero_point=None, b_zero_point=None, bias=None, *,
-                            b_is_initializer=True, ort_version=None, threads=1):
+                            b_is_initializer=True, ort_version=None, threads=1, cpu=None,
+                            session_config=None):
     """com.microsoft MatMulIntegerToFloat as ONNX Runtime computes it on Arm (float32 result).
 
     ``float((A - a_zp) @ (B - b_zp)) * (a_scale * b_scale)``, with ``bias`` added in the same
@@ -226,7 +230,7 @@ def matmul_integer_to_float(A, B, a_scale, b_scale, a_zero_point=None, b_zero_po
     and ``a_zero_point`` per tensor; ``b_scale`` and ``b_zero_point`` per tensor or per column
     (as for :func:`dynamic_quantize_matmul`).
     """
-    _profile(ort_version, threads, b_is_initializer)
+    _profile(ort_version, threads, b_is_initializer, cpu, session_config)
     A = _array(A, "A")
     B = _array(B, "B")
     _check_types("MatMulIntegerToFloat", A, B)
@@ -241,7 +245,7 @@ def matmul_integer_to_float(A, B, a_scale, b_scale, a_zero_point=None, b_zero_po
 
 
 def qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point, *,
-                   b_is_initializer=True, ort_version=None, threads=1):
+                   b_is_initializer=True, ort_version=None, threads=1, cpu=None, session_config=None):
     """ONNX QLinearMatMul (opset 10) as ONNX Runtime computes it on Arm: int8/uint8 like ``a``.
 
     The int32 product ``(a - a_zp) @ (b - b_zp)`` is requantized by ``MlasRequantizeOutput``
@@ -249,7 +253,7 @@ def qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, 
     per column): round to nearest even, add ``y_zero_point``, saturate. (a, b) dtypes:
     (uint8, uint8), (uint8, int8), (int8, int8); the output has a's dtype.
     """
-    _profile(ort_version, threads, b_is_initializer)
+    _profile(ort_version, threads, b_is_initializer, cpu, session_config)
     a = _array(a, "a")
     b = _array(b, "b")
     _check_types("QLinearMatMul", a, b)
