@@ -13,6 +13,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from .releases import DEFAULT_ORT_VERSION
+
 #: The example: chosen so that some sums need more than fp32's 24 bits (round to odd shows).
 A_VALUES = [[1.5, -2.25, 0.0078125, 96.0], [0.1, 300.0, -0.375, 1.0e-3]]
 B_VALUES = [[3.0, 0.5], [1.0 / 3.0, -7.0], [1000.0, 0.2], [-0.0625, 2.5e-4]]
@@ -25,7 +27,7 @@ def register(sub):
     p.add_argument("--bfmmla", action="store_true",
                    help="instead, work one BFMMLA instruction through step by step")
     p.add_argument("--out-dir", default=".", help="where the MiniLM demo saves its plot (default: .)")
-    p.add_argument("--ort-version", default=None, help="emulated ONNX Runtime release (default 1.27.0)")
+    p.add_argument("--ort-version", default=None, help=f"emulated ONNX Runtime release (default {DEFAULT_ORT_VERSION}, the newest modelled)")
     p.add_argument("--threads", type=int, default=1, help="emulated intra-op thread count (default 1)")
     p.set_defaults(func=run)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sys
 
+from ..releases import DEFAULT_ORT_VERSION
+
 
 def register(sub):
     from .runner import MODES
@@ -19,7 +21,7 @@ def register(sub):
     p.add_argument("--inputs", metavar="FILE.npz",
                    help="feeds: one array per graph input, named like the input (default: random "
                         "values for float inputs, zeros for integer ones; symbolic dims = 1)")
-    p.add_argument("--ort-version", default=None, help="ONNX Runtime release (default 1.27.0)")
+    p.add_argument("--ort-version", default=None, help=f"ONNX Runtime release (default {DEFAULT_ORT_VERSION}, the newest modelled)")
     p.add_argument("--threads", type=int, default=1, help="the session's intra-op thread count (default 1)")
     p.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
     p.set_defaults(func=run)

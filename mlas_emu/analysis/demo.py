@@ -8,6 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cpus import resolve_cpu
+from ..releases import DEFAULT_ORT_VERSION
+
 #: Short sentences keep the demo under a minute on two cores (the bf16 kernel is emulated exactly).
 DEFAULT_SENTENCES = (
     "A man is eating food.",
@@ -50,8 +53,10 @@ def minilm_demo(sentences=DEFAULT_SENTENCES, *, out_dir=".", ort_version=None, t
     layers = cfg.num_hidden_layers if num_layers is None else num_layers
     model = minilm.build_model(config=cfg, num_layers=layers)
     feeds = minilm.tokenize(list(sentences))
+    cpu = resolve_cpu(None)
+    cpu_text = f"Arm ({cpu.name.capitalize()}, {cpu.core})"
     echo(f"all-MiniLM-L6-v2 ({layers} layers, hidden {cfg.hidden_size}), {len(sentences)} sentences, "
-         f"{feeds['input_ids'].shape[1]} tokens each (padded); ONNX Runtime {ort_version or '1.27.0'} on Arm, "
+         f"{feeds['input_ids'].shape[1]} tokens each (padded); ONNX Runtime {ort_version or DEFAULT_ORT_VERSION} on {cpu_text}, "
          f"{threads} thread(s)")
     import warnings
 
@@ -82,6 +87,9 @@ def minilm_demo(sentences=DEFAULT_SENTENCES, *, out_dir=".", ort_version=None, t
         echo("ONNX Runtime defects reproduced on this input (they are part of what Graviton outputs):")
         for d in defects:
             echo(f"  - {d}")
+    note = _alpha_defect_note(ort_version)
+    if note:
+        echo(note)
     if plot:
         path = Path(out_dir) / "minilm_errors.png"
         _plot(cmp, result, path)
@@ -90,6 +98,18 @@ def minilm_demo(sentences=DEFAULT_SENTENCES, *, out_dir=".", ort_version=None, t
     result["seconds"] = time.perf_counter() - t0
     echo(f"done in {result['seconds']:.1f} s")
     return result
+
+
+def _alpha_defect_note(ort_version) -> str | None:
+    """One line on defect 4 (FusedMatMul's alpha ignored by bf16 fastmath) for a release without it."""
+    from ..releases import ORT_RELEASES, release
+
+    if not release(ort_version).fastmath_alpha_gate:
+        return None
+    affected = [v for v in ORT_RELEASES if not release(v).fastmath_alpha_gate]
+    return (f"Note: ONNX Runtime {affected[0]}-{affected[-1]} ignore FusedMatMul's alpha (the attention "
+            f"scale 1/sqrt(d) folded into it) on the bf16 fastmath path, which lowers these cosines to "
+            f"about 0.83-0.87; see it with --ort-version {affected[-1]} (docs/defects.md, defect 4).")
 
 
 def _print(result, echo):

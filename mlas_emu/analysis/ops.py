@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..releases import release
+
 #: GEMM operators replaced by emulated kernels: (domain, op_type).
 GEMM_OPS = {
     ("", "MatMul"), ("", "Gemm"), ("com.microsoft", "FusedMatMul"), ("com.microsoft", "FusedGemm"),
@@ -87,7 +89,7 @@ def matmul_path(a_shape, b_shape, *, fastmath, trans_a=False, trans_b=False, alp
 
     mm = importlib.import_module("mlas_emu.ort.matmul_op")
 
-    profile = mm.release(ort_version)
+    profile = release(ort_version)
     ta = bool(trans_a) and len(a_shape) != 1
     tb = bool(trans_b) and len(b_shape) != 1
     plan = mm.plan_matmul(tuple(a_shape), tuple(b_shape), ta, tb)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..cpus import DEFAULT_CPU, resolve_cpu
 from ..mlas.threading import check_threads
 from ..mlas.trace import InstructionRecord
 from ..ort.versions import resolve_ort_version
@@ -49,6 +50,7 @@ class Trace:
     threads: int
     ort_version: str
     records: tuple[InstructionRecord, ...] = field(repr=False)
+    cpu: str = DEFAULT_CPU
 
     def __len__(self) -> int:
         return len(self.records)
@@ -128,14 +130,18 @@ def _check_size(name: str, value) -> int:
 
 
 def trace(kernel: str, M: int, N: int, K: int, *, packed_b: bool = True, threads: int = 1,
-          ort_version: str | None = None) -> Trace:  # fmt: skip
+          ort_version: str | None = None, cpu: str | None = None) -> Trace:  # fmt: skip
     """Instruction trace of MLAS's ``kernel`` computing C (M x N) = A (M x K) x B (K x N).
 
     ``kernel``: one of :data:`KERNELS`. ``packed_b``: B is a constant initializer pre-packed by
     ONNX Runtime (K slices of 256 for SBGEMM, 384 for QGEMM) or a graph input packed per call.
     ``threads``: the session's intra-op thread count; MLAS's own rules decide how many threads
-    run and which rows or columns each gets (threads follow one another in the trace). ``ort_version``: any release 1.17.0-1.27.0 (the kernels
-    traced here are the same in all of them).
+    run and which rows or columns each gets (threads follow one another in the trace).
+    ``ort_version``: any modelled release (:data:`mlas_emu.releases.ORT_RELEASES`; the kernels
+    traced here are the same in all of them). ``cpu``: a name of :data:`mlas_emu.cpus.CPUS` that
+    runs ``kernel`` (the MMLA kernels need BF16 and I8MM, Graviton3/4; the DOT kernels are what
+    Graviton2 runs); None picks the default CPU, or Graviton2 for the DOT kernels. Among CPUs that
+    run a kernel, the trace does not depend on the CPU.
     """
     if kernel not in KERNELS:
         raise ValueError(f"unknown kernel {kernel!r}; expected one of {sorted(KERNELS)}")
@@ -146,8 +152,23 @@ def trace(kernel: str, M: int, N: int, K: int, *, packed_b: bool = True, threads
         raise ValueError(f"packed_b must be a bool, got {packed_b!r}")
     threads = check_threads(threads)
     version = resolve_ort_version(ort_version)
+    cpu = _kernel_cpu(kernel, cpu)
     records = _RECORDERS[kernel](M, N, K, bool(packed_b), threads)
-    return Trace(kernel, M, N, K, bool(packed_b), threads, version, tuple(records))
+    return Trace(kernel, M, N, K, bool(packed_b), threads, version, tuple(records), cpu)
+
+
+def _kernel_cpu(kernel: str, cpu: str | None) -> str:
+    """The CPU a trace of ``kernel`` stands for: ``cpu`` validated, or the default one that runs it."""
+    dot = kernel.startswith("qgemm-dot")
+    if cpu is None:
+        return "graviton2" if dot else DEFAULT_CPU
+    desc = resolve_cpu(cpu)
+    mmla = kernel in ("sbgemm", "qgemm-u8u8", "qgemm-u8s8", "qgemm-s8s8")
+    if (mmla and not desc.has_mmla) or (dot and desc.i8mm):
+        runs = "the DOT-product kernels (qgemm-dot-*) and sgemm" if not desc.has_mmla else \
+            "the MMLA kernels (sbgemm, qgemm-u8u8/u8s8/s8s8) and sgemm"
+        raise ValueError(f"MLAS does not run {kernel!r} on {desc.name} ({desc.core}); it runs {runs} there")
+    return desc.name
 
 
 def _mmla_records(kernel: _mmla.MmlaKernel, plan):

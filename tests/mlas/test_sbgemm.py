@@ -127,25 +127,31 @@ def test_defect2_packed_offset():
     rng = np.random.default_rng(12)
     A = rng.standard_normal((2, 259)).astype(np.float32)
     B = rng.standard_normal((259, 136)).astype(np.float32)
-    got, caught = _run(A, B)
+    got, caught = _run(A, B, ort_version="1.27.0")
     assert any("defect 2" in str(w.message) for w in caught)
     expected = ref.sbgemm(A, B)
     np.testing.assert_array_equal(got[:, :128].view(np.uint32), expected[:, :128].view(np.uint32))
     assert (got[:, 128:] != expected[:, 128:]).all()
-    fixed, _ = _run(A, B, faithful=False)
+    fixed, _ = _run(A, B, faithful=False, ort_version="1.27.0")
     np.testing.assert_array_equal(fixed.view(np.uint32), expected.view(np.uint32))
+    # 1.28.0 has no defect 2 (oracle: tests/ort/test_matmul.py): the intended product, no warning
+    new, caught = _run(A, B, ort_version="1.28.0")
+    assert not caught
+    np.testing.assert_array_equal(new.view(np.uint32), expected.view(np.uint32))
 
 
 def test_defect3_over_read_of_next_row():
     A = np.ones((4, 6), np.float32)
     A[1, 0] = np.inf
     B = np.ones((6, 40), np.float32)
-    got, caught = _run(A, B)
+    got, caught = _run(A, B, ort_version="1.27.0")
     assert any("defect 3" in str(w.message) for w in caught)
     assert np.isnan(got[0]).all() and got.view(np.uint32)[0, 0] == 0x7FC00000
     assert (got[2:] == 6.0).all()
-    fixed, _ = _run(A, B, faithful=False)
+    fixed, _ = _run(A, B, faithful=False, ort_version="1.27.0")
     assert (fixed[0] == 6.0).all()
+    new, caught = _run(A, B, ort_version="1.28.0")  # fixed in 1.28.0
+    assert not caught and (new[0] == 6.0).all() and (new[2:] == 6.0).all()
 
 
 def test_non_packed_bias_offset_quirk():
@@ -253,8 +259,8 @@ def test_fast_path_merges_n_slices_without_changing_bits(packed_b, K, threads):
     assert sorted(str(w.message) for w in caught_fast) == sorted(str(w.message) for w in caught_slow)
 
 
-@pytest.mark.parametrize("K,built", [(264, False), (302, True)])  # 302: last block of 46, offset defect
-def test_packed_buffer_is_built_only_when_a_path_reads_it(K, built):
+@pytest.mark.parametrize("K,version,built", [(264, "1.27.0", False), (302, "1.27.0", True), (302, "1.28.0", False)])
+def test_packed_buffer_is_built_only_when_a_path_reads_it(K, version, built):  # 302: last block of 46, defect 2
     from mlas_emu.mlas import sbgemm as sb
 
     rng = np.random.default_rng(K)
@@ -264,7 +270,7 @@ def test_packed_buffer_is_built_only_when_a_path_reads_it(K, built):
     d = sb.SBGemmData(A.reshape(-1), 0, K, None, 0, 300, True, c, 0, 300, b_source=B)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OrtDefectWarning)
-        sb.sbgemm_batch(2, 300, K, [d]).warn()
+        sb.sbgemm_batch(2, 300, K, [d], ort_version=version).warn()
     assert (d.b is not None) is built
-    expected, _ = _run(A, B, path="instructions")
+    expected, _ = _run(A, B, path="instructions", ort_version=version)
     np.testing.assert_array_equal(c.reshape(2, 300).view(np.uint32), expected.view(np.uint32))
