@@ -35,7 +35,8 @@ class OrtWorker:
         self._stderr = tempfile.TemporaryFile()
         cmd = _qemu.python_command(WORKER_SCRIPT, cpu=cpu)
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=self._stderr, env=_qemu.python_env(ort_version))
+                                      stderr=self._stderr, env=_qemu.python_env(ort_version),
+                                      preexec_fn=_qemu.no_aslr)
 
     def alive(self) -> bool:
         return self._proc.poll() is None

@@ -224,7 +224,7 @@ def _run_logged(request: bytes, version: str, cpu: str, log: Path, debug: str, d
     """Run the worker once under the logging flags; its replies, the last one checked."""
     cmd = _qemu.python_command(_client.WORKER_SCRIPT, cpu=cpu, log=log, debug=debug, dfilter=dfilter)
     proc = subprocess.run(cmd, input=request, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          env=_qemu.python_env(version))
+                          env=_qemu.python_env(version), preexec_fn=_qemu.no_aslr)
     stream, replies = io.BytesIO(proc.stdout), []
     while True:
         reply, _ = read_message(stream)

@@ -1,6 +1,6 @@
 """Starting aarch64 programs under qemu-aarch64 (user mode, no binfmt needed).
 
-``qemu-aarch64-static -cpu CPU -L SYSROOT PROGRAM``: ``-L`` makes QEMU look up the ELF
+``qemu-aarch64 -cpu CPU -L SYSROOT PROGRAM``, with the oracle's own QEMU by absolute path: ``-L`` makes QEMU look up the ELF
 interpreter and absolute paths in the sysroot first, so the arm64 CPython finds its own
 libraries and standard library.
 """
@@ -47,6 +47,24 @@ def python_env(ort_version: str, threads_hint: int = 1) -> dict[str, str]:
     return keep
 
 
+#: ``ADDR_NO_RANDOMIZE`` (linux/personality.h), what ``setarch -R`` sets.
+_ADDR_NO_RANDOMIZE = 0x0040000
+
+
+def no_aslr() -> None:
+    """``preexec_fn`` for every QEMU process: address randomization off, as ``setarch -R`` does.
+
+    Under QEMU 10 the guest's library mappings move from run to run unless the host process runs
+    without ASLR (QEMU 7.2 kept them fixed); instruction counting needs the same addresses in the
+    worker that reports the map and in the logged run."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    current = libc.personality(0xFFFFFFFF)
+    if current != -1:
+        libc.personality(current | _ADDR_NO_RANDOMIZE)
+
+
 def describe_exit(returncode: int | None) -> str:
     if returncode is None:
         return "still running"
@@ -63,5 +81,5 @@ def describe_exit(returncode: int | None) -> str:
 
 def run_once(cmd: list[str], *, env=None, input: bytes | None = None,
              timeout: float | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    return subprocess.run(cmd, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=no_aslr,
                           env=env, timeout=timeout)
