@@ -17,7 +17,9 @@ from ..errors import OracleError, OracleUnavailable
 from . import _paths, _qemu, _status
 
 #: CPU for the harness: every SVE vector length (128 to 2048 bits) is available, so the SVE forms
-#: can run with any number of segments; the instructions' results do not depend on the model.
+#: can run with any number of segments, and under QEMU 10 it implements FEAT_EBF16 and FEAT_AFP,
+#: so every FPCR field of ``isa.FPCR`` can be set; under the default FPCR the instructions'
+#: results do not depend on the model.
 HARNESS_CPU = "max,sme=off"
 
 #: Records per harness request (keeps pipe buffers and memory bounded).
@@ -47,30 +49,74 @@ INSTRUCTIONS: dict[str, _Form] = {
     "fmla": _Form(9, np.float32, np.float32, np.float32, 4, 4),
 }
 _BFCVT_CODE = 2
+_FEATURES_CODE = 10
 _NAMES = (*INSTRUCTIONS, "bfcvt")
 
-_STATUS = {1: "FPCR", 2: "vector length", 3: "unknown operation", 4: "short read"}
+#: Linux's HWCAP2 bits (arch/arm64/include/uapi/asm/hwcap.h).
+_HWCAP2_AFP = 1 << 20
+_HWCAP2_EBF16 = 1 << 32
+#: Status 5's mask: feature -> the FPCR fields that need it.
+_MISSING = {1: ("FEAT_EBF16", "FPCR.EBF"), 2: ("FEAT_AFP", "FPCR.FIZ, AH or NEP")}
 
 
-def run_instructions(name: str, *operands, fpcr=None, cpu: str | None = None) -> np.ndarray:
+def run_instructions(name: str, *operands, fpcr=None, cpu: str | None = None,
+                     qemu_cpu: str | None = None) -> np.ndarray:
     """Run the Arm instruction ``name`` on every register of ``operands`` and return the result
     with the type and shape the ``mlas_emu.isa`` function of that name returns.
 
-    ``name``: one of bfmmla, bfdot, bfcvt, fmla, smmla, ummla, usmmla, sdot, udot, usdot. ``fpcr``:
-    ``None`` (the Linux default, 0), an int, or an object with the fields of ``isa.FPCR``;
-    QEMU 7.2 keeps only the bits it implements (no FEAT_EBF16, no FEAT_AFP), and a value it
-    does not keep raises ``OracleUnavailable``.
+    ``name``: one of bfmmla, bfdot, bfcvt, fmla, smmla, ummla, usmmla, sdot, udot, usdot.
+    ``fpcr``: ``None`` (the Linux default, 0), an int, or an object with the fields of
+    ``isa.FPCR``, written with ``MSR FPCR`` before the batch. QEMU 10's ``-cpu max`` implements
+    FEAT_EBF16 (FPCR.EBF: fused BFDOT/BFMMLA) and FEAT_AFP (FPCR.FIZ, AH, NEP) and keeps every
+    field of ``isa.FPCR``; QEMU 7.2 implemented neither. A value whose feature the CPU lacks
+    (FEAT_EBF16 or FEAT_AFP by HWCAP2 or its ID register field), or that does not read back,
+    raises ``OracleUnavailable``.
+
+    The CPU defaults to :data:`HARNESS_CPU` (every SVE vector length, both features above).
+    ``cpu`` names a CPU of :data:`mlas_emu.cpus.CPUS` instead (graviton2/3/4: the QEMU model the
+    oracle runs for it, which has neither feature and only its own vector lengths);
+    ``qemu_cpu`` is a raw QEMU ``-cpu`` value (oracle only). Not both.
     """
     if name not in _NAMES:
         raise ValueError(f"unknown instruction {name!r}; expected one of {', '.join(_NAMES)}")
     fpcr_value = fpcr_bits(fpcr)
+    qemu = _qemu_cpu(cpu, qemu_cpu)
     if name == "bfcvt":
         if len(operands) != 1:
             raise TypeError(f"bfcvt takes 1 operand (x), got {len(operands)}")
-        return _run_bfcvt(operands[0], fpcr_value, cpu)
+        return _run_bfcvt(operands[0], fpcr_value, qemu)
     if len(operands) != 3:
         raise TypeError(f"{name} takes 3 operands (vd, vn, vm), got {len(operands)}")
-    return _run_three(name, INSTRUCTIONS[name], *operands, fpcr_value, cpu)
+    return _run_three(name, INSTRUCTIONS[name], *operands, fpcr_value, qemu)
+
+
+def harness_features(cpu: str | None = None, qemu_cpu: str | None = None) -> dict:
+    """What the harness process sees of its CPU (``cpu``/``qemu_cpu`` as for
+    :func:`run_instructions`): the auxiliary-vector words ``hwcap``, ``hwcap2``, the ID registers
+    ``id_aa64isar1``, ``id_aa64mmfr1`` as user space reads them, and the features the harness
+    derives from them for FPCR: ``ebf16`` (HWCAP2_EBF16 or ID_AA64ISAR1_EL1.BF16 >= 2) and
+    ``afp`` (HWCAP2_AFP or ID_AA64MMFR1_EL1.AFP >= 1)."""
+    qemu = _qemu_cpu(cpu, qemu_cpu)
+    reason = _status.harness_unavailable_reason()
+    if reason is not None:
+        raise OracleUnavailable(reason)
+    cmd = _qemu.qemu_command(_paths.harness_binary(), cpu=qemu)
+    proc = _qemu.run_once(cmd, input=struct.pack("<5I", _FEATURES_CODE, 1, 0, 0, 0))
+    if proc.returncode != 0 or len(proc.stdout) != 12 + 32 or struct.unpack_from("<I", proc.stdout)[0] != 0:
+        raise OracleError(f"the instruction harness failed under qemu-aarch64 -cpu {qemu} "
+                          f"({_qemu.describe_exit(proc.returncode)}); stderr: "
+                          f"{proc.stderr.decode(errors='replace')[-2000:]}")
+    hwcap, hwcap2, isar1, mmfr1 = struct.unpack_from("<4Q", proc.stdout, 12)
+    return {"qemu_cpu": qemu, "hwcap": hwcap, "hwcap2": hwcap2, "id_aa64isar1": isar1,
+            "id_aa64mmfr1": mmfr1,
+            "ebf16": bool(hwcap2 & _HWCAP2_EBF16) or (isar1 >> 44) & 0xF >= 2,
+            "afp": bool(hwcap2 & _HWCAP2_AFP) or (mmfr1 >> 44) & 0xF >= 1}
+
+
+def _qemu_cpu(cpu, qemu_cpu) -> str:
+    if cpu is None and qemu_cpu is None:
+        return HARNESS_CPU
+    return _status.resolve_qemu_cpu(cpu, qemu_cpu)
 
 
 def fpcr_bits(fpcr) -> int | None:
@@ -92,7 +138,7 @@ def fpcr_bits(fpcr) -> int | None:
     return fiz | ah << 1 | ebf << 13 | rmode << 22 | fz << 24 | dn << 25
 
 
-def _run_three(name, form: _Form, vd, vn, vm, fpcr_value, cpu):
+def _run_three(name, form: _Form, vd, vn, vm, fpcr_value, qemu):
     vd = _lanes(vd, form.vd, "vd", name)
     vn = _lanes(vn, form.vn, "vn", name)
     vm = _lanes(vm, form.vm, "vm", name)
@@ -112,11 +158,11 @@ def _run_three(name, form: _Form, vd, vn, vm, fpcr_value, cpu):
     records = [np.broadcast_to(a, lead + a.shape[-1:]).reshape(-1, a.shape[-1]).view(np.uint8)
                .reshape(-1, seg_bytes) for a in (vd, vn, vm)]
     data = np.ascontiguousarray(np.concatenate(records, axis=1))
-    out = _harness(form.code, segments, data, seg_bytes, fpcr_value, cpu)
+    out = _harness(form.code, segments, data, seg_bytes, fpcr_value, qemu)
     return out.view(form.vd).reshape(lead + (4 * segments,))
 
 
-def _run_bfcvt(x, fpcr_value, cpu):
+def _run_bfcvt(x, fpcr_value, qemu):
     import ml_dtypes
 
     x = np.asarray(x)
@@ -127,7 +173,7 @@ def _run_bfcvt(x, fpcr_value, cpu):
     flat = np.ascontiguousarray(x).reshape(-1)
     padded = np.zeros(-(-flat.size // 4) * 4, np.float32)
     padded[:flat.size] = flat
-    out = _harness(_BFCVT_CODE, 1, padded.view(np.uint8).reshape(-1, 16), 8, fpcr_value, cpu)
+    out = _harness(_BFCVT_CODE, 1, padded.view(np.uint8).reshape(-1, 16), 8, fpcr_value, qemu)
     return out.view(ml_dtypes.bfloat16).reshape(-1)[:flat.size].reshape(x.shape)
 
 
@@ -149,7 +195,7 @@ def _lanes(value, dtype, label: str, name: str) -> np.ndarray:
                     f"bit patterns), got {arr.dtype}")
 
 
-def _harness(code: int, segments: int, data: np.ndarray, out_bytes: int, fpcr_value, cpu) -> np.ndarray:
+def _harness(code: int, segments: int, data: np.ndarray, out_bytes: int, fpcr_value, qemu: str) -> np.ndarray:
     reason = _status.harness_unavailable_reason()
     if reason is not None:
         raise OracleUnavailable(reason)
@@ -159,12 +205,12 @@ def _harness(code: int, segments: int, data: np.ndarray, out_bytes: int, fpcr_va
         chunk = data[start:start + _BATCH]
         header = struct.pack("<5I", code, segments, chunk.shape[0], fpcr_value or 0, fpcr_value is not None)
         payload.append(header + chunk.tobytes())
-    cmd = _qemu.qemu_command(_paths.harness_binary(), cpu=cpu or HARNESS_CPU)
+    cmd = _qemu.qemu_command(_paths.harness_binary(), cpu=qemu)
     proc = _qemu.run_once(cmd, input=b"".join(payload))
-    return _parse(proc, n, out_bytes, fpcr_value, segments)
+    return _parse(proc, n, out_bytes, fpcr_value, segments, qemu)
 
 
-def _parse(proc, n: int, out_bytes: int, fpcr_value, segments: int) -> np.ndarray:
+def _parse(proc, n: int, out_bytes: int, fpcr_value, segments: int, qemu: str) -> np.ndarray:
     stdout, results, offset = proc.stdout, [], 0
     for start in range(0, n, _BATCH):
         count = min(_BATCH, n - start)
@@ -172,11 +218,17 @@ def _parse(proc, n: int, out_bytes: int, fpcr_value, segments: int) -> np.ndarra
             break
         status, fpcr_read, vl = struct.unpack_from("<3I", stdout, offset)
         offset += 12
+        if status == 5:
+            lacks = [_MISSING[bit] for bit in sorted(_MISSING) if vl & bit]
+            raise OracleUnavailable(
+                f"qemu-aarch64 -cpu {qemu} has no "
+                + " and no ".join(f"{feature} (needed by {fields})" for feature, fields in lacks)
+                + f", so FPCR = {fpcr_value:#010x} cannot run there; use the harness's default CPU "
+                f"{HARNESS_CPU!r}, or check this case against the exact reference")
         if status == 1:
             raise OracleUnavailable(
-                f"qemu-aarch64 did not keep FPCR = {fpcr_value:#010x} (read back {fpcr_read:#010x}): "
-                "QEMU 7.2 implements neither FEAT_EBF16 (FPCR.EBF) nor FEAT_AFP (FPCR.AH, FIZ); "
-                "check this case against the exact reference instead")
+                f"qemu-aarch64 -cpu {qemu} did not keep FPCR = {fpcr_value:#010x} (read back "
+                f"{fpcr_read:#010x}): it keeps only the fields of the features it implements")
         if status == 2:
             raise OracleUnavailable(f"the SVE vector length {128 * segments} bits is not available "
                                     f"(got {8 * vl} bits)")

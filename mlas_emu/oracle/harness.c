@@ -10,8 +10,16 @@
  * Reply header, 3 x uint32: status, FPCR read back after setting it, SVE vector length in bytes
  * (0 if s == 1); then n results of 16*s bytes (bfcvt: 8 bytes, 4 bf16).
  * Status: 0 ok, 1 FPCR did not take the value asked for, 2 vector length 16*s unavailable,
- * 3 unknown op, 4 short read. s == 1 runs the Advanced SIMD (NEON) form, s > 1 the SVE form
- * with the vector length set to 16*s bytes by prctl(PR_SVE_SET_VL).
+ * 3 unknown op, 4 short read, 5 the CPU lacks the feature an FPCR bit asked for belongs to
+ * (the third header word is then a mask: 1 FEAT_EBF16 for EBF, 2 FEAT_AFP for FIZ/AH/NEP).
+ * s == 1 runs the Advanced SIMD (NEON) form, s > 1 the SVE form with the vector length set to
+ * 16*s bytes by prctl(PR_SVE_SET_VL).
+ * Op FEATURES (n = 0) replies with the header and 4 x uint64: AT_HWCAP, AT_HWCAP2,
+ * ID_AA64ISAR1_EL1 and ID_AA64MMFR1_EL1 as user space reads them (0 without HWCAP_CPUID).
+ *
+ * A feature counts as present when HWCAP2 says so or its ID register field does
+ * (ID_AA64ISAR1_EL1.BF16 >= 2: FEAT_EBF16; ID_AA64MMFR1_EL1.AFP >= 1: FEAT_AFP): QEMU 10's
+ * user mode implements both in -cpu max but its ELF loader sets neither HWCAP2 bit.
  */
 #include <arm_neon.h>
 #include <arm_sve.h>
@@ -19,13 +27,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/prctl.h>
 
 #ifndef PR_SVE_SET_VL
 #define PR_SVE_SET_VL 50
 #endif
 
-enum { BFMMLA, BFDOT, BFCVT, SMMLA, UMMLA, USMMLA, SDOT, UDOT, USDOT, FMLA, N_OPS };
+#ifndef HWCAP_CPUID
+#define HWCAP_CPUID (1UL << 11)
+#endif
+#ifndef HWCAP2_AFP
+#define HWCAP2_AFP (1UL << 20)
+#endif
+#ifndef HWCAP2_EBF16
+#define HWCAP2_EBF16 (1UL << 32)
+#endif
+
+/* FPCR bits that need a feature: FIZ 0, AH 1, NEP 2 (FEAT_AFP), EBF 13 (FEAT_EBF16). */
+#define FPCR_AFP_BITS 0x7u
+#define FPCR_EBF (1u << 13)
+
+enum { BFMMLA, BFDOT, BFCVT, SMMLA, UMMLA, USMMLA, SDOT, UDOT, USDOT, FMLA, FEATURES, N_OPS };
 
 #define CHUNK 4096
 
@@ -36,6 +59,24 @@ static uint64_t read_fpcr(void) {
 }
 
 static void write_fpcr(uint64_t v) { __asm__ volatile("msr fpcr, %0" : : "r"(v)); }
+
+/* ID registers as EL0 reads them (Linux emulates the MRS when HWCAP_CPUID is set). */
+static void id_registers(uint64_t *isar1, uint64_t *mmfr1) {
+    *isar1 = *mmfr1 = 0;
+    if (getauxval(AT_HWCAP) & HWCAP_CPUID) {
+        __asm__ volatile("mrs %0, ID_AA64ISAR1_EL1" : "=r"(*isar1));
+        __asm__ volatile("mrs %0, ID_AA64MMFR1_EL1" : "=r"(*mmfr1));
+    }
+}
+
+/* Features the FPCR value needs and the CPU lacks: 1 FEAT_EBF16, 2 FEAT_AFP. */
+static uint32_t missing_features(uint32_t fpcr) {
+    uint64_t hwcap2 = getauxval(AT_HWCAP2), isar1, mmfr1;
+    id_registers(&isar1, &mmfr1);
+    int ebf16 = (hwcap2 & HWCAP2_EBF16) || ((isar1 >> 44) & 0xf) >= 2;
+    int afp = (hwcap2 & HWCAP2_AFP) || ((mmfr1 >> 44) & 0xf) >= 1;
+    return ((fpcr & FPCR_EBF) && !ebf16 ? 1u : 0u) | ((fpcr & FPCR_AFP_BITS) && !afp ? 2u : 0u);
+}
 
 /* One Advanced SIMD instruction on one record: out = op(vd, vn, vm). */
 static void neon_op(uint32_t op, const uint8_t *in, uint8_t *out) {
@@ -154,6 +195,17 @@ static int serve(void) {
     uint32_t op = h[0], s = h[1], count = h[2];
     if (op >= N_OPS || s == 0 || (op == BFCVT && s != 1))
         return reply(3, 0, 0), -1;
+    if (op == FEATURES) {
+        uint64_t words[4] = {getauxval(AT_HWCAP), getauxval(AT_HWCAP2)};
+        id_registers(&words[2], &words[3]);
+        reply(0, (uint32_t)read_fpcr(), 0);
+        fwrite(words, sizeof words, 1, stdout);
+        fflush(stdout);
+        return 1;
+    }
+    uint32_t missing = h[4] ? missing_features(h[3]) : 0;
+    if (missing)
+        return reply(5, (uint32_t)read_fpcr(), missing), -1;
     write_fpcr(h[4] ? h[3] : 0); /* 0 is the FPCR Linux gives a new process */
     if (h[4] && (uint32_t)read_fpcr() != h[3])
         return reply(1, (uint32_t)read_fpcr(), 0), -1;

@@ -1,7 +1,7 @@
 """The instruction harness itself (``oracle.run_instructions``) against independent exact
 references: integer math for SMMLA/UMMLA/USMMLA/SDOT/UDOT/USDOT, exact small-integer sums for
-BFMMLA/BFDOT (which pins the lane layout of DESIGN section 2), and the BFCVT facts measured on
-real instructions."""
+BFMMLA/BFDOT (which pins the lane layout of DESIGN section 2), the BFCVT facts measured on
+real instructions, and the FPCR fields each CPU model keeps (FEAT_EBF16, FEAT_AFP)."""
 
 from __future__ import annotations
 
@@ -109,9 +109,65 @@ def test_bfcvt_follows_fpcr_rounding_mode(oracle):
     assert as_int(2 << 22) == [0x3F80, 0xBF81]  # RM
 
 
-def test_ebf16_is_refused_because_qemu_does_not_implement_it(oracle):
-    with pytest.raises(oracle.OracleUnavailable, match="FEAT_EBF16"):
-        oracle.run_instructions("bfcvt", np.float32([1.0]), fpcr=1 << 13)
+def test_harness_cpu_implements_ebf16_and_afp(oracle):
+    """QEMU 10's ``max`` CPU has FEAT_EBF16 (ID_AA64ISAR1_EL1.BF16 == 2) and FEAT_AFP
+    (ID_AA64MMFR1_EL1.AFP == 1). Its user mode leaves HWCAP2_EBF16 and HWCAP2_AFP clear (its ELF
+    loader maps neither feature; Linux on such a CPU sets both), so the harness reads the ID
+    registers too. The Graviton models have neither feature."""
+    from mlas_emu.oracle._harness import harness_features
+
+    features = harness_features()
+    assert features["ebf16"] and features["afp"], features
+    assert (features["id_aa64isar1"] >> 44) & 0xF == 2 and (features["id_aa64mmfr1"] >> 44) & 0xF == 1
+    for cpu in ("graviton2", "graviton3", "graviton4"):
+        features = harness_features(cpu=cpu)
+        assert not features["ebf16"] and not features["afp"], features
+
+
+@pytest.mark.parametrize("fpcr", [1 << 13, 1 << 0, 1 << 1, 1 << 2, 1 << 13 | 0b111 | 0b1111 << 22],
+                         ids=["EBF", "FIZ", "AH", "NEP", "EBF+AFP+RMode+FZ+DN"])
+def test_feat_ebf16_and_feat_afp_fields_read_back(oracle, fpcr):
+    """The harness refuses a value that does not read back, so running at all proves it held."""
+    got = oracle.run_instructions("bfcvt", np.float32([1.0, -0.0, 3.0e38, 1e-40]), fpcr=fpcr)
+    assert got.dtype == ml_dtypes.bfloat16
+
+
+def test_fpcr_fields_of_missing_features_are_refused(oracle):
+    x = np.float32([1.0])
+    with pytest.raises(oracle.OracleUnavailable, match="neoverse-v1 has no FEAT_EBF16"):
+        oracle.run_instructions("bfcvt", x, fpcr=1 << 13, cpu="graviton3")
+    with pytest.raises(oracle.OracleUnavailable, match="no FEAT_AFP"):
+        oracle.run_instructions("bfcvt", x, fpcr=1 << 1, qemu_cpu="neoverse-n1")
+    # FPCR.IOE (trapped Invalid Operation): QEMU implements no floating-point traps.
+    with pytest.raises(oracle.OracleUnavailable, match="did not keep FPCR = 0x00000100"):
+        oracle.run_instructions("bfcvt", x, fpcr=1 << 8)
+
+
+def test_ebf_fuses_the_dot_product_on_exact_values(oracle):
+    """-1 + (1*1 + 2^-30*1): unfused (EBF == 0) the products' sum is rounded to odd, 1 + 2^-23,
+    leaving 2^-23; fused (EBF == 1, FPDot) it is rounded once to nearest, 1, leaving +0; with
+    RP the fused sum rounds up and leaves 2^-23 again. 2^-126 - 2^-151: under FZ flushed to +0,
+    with AH (tininess after rounding) the smallest normal."""
+    bf = lambda *v: to_bf16(v)
+    vd, vn, vm = np.float32([-1.0] * 4), bf(1, 2.0**-30, 0, 0, 0, 0, 0, 0), bf(1, 1, 0, 0, 0, 0, 0, 0)
+    lane0 = lambda fpcr: int(oracle.run_instructions("bfdot", vd, vn, vm, fpcr=fpcr).view(np.uint32)[0])
+    assert lane0(None) == 0x34000000
+    assert lane0(1 << 13) == 0x00000000
+    assert lane0(1 << 13 | 1 << 22) == 0x34000000  # RP
+    vn, vm = bf(2.0**-63, 2.0**-75, 0, 0, 0, 0, 0, 0), bf(2.0**-63, -(2.0**-76), 0, 0, 0, 0, 0, 0)
+    vd = np.zeros(4, np.float32)
+    assert lane0(1 << 13 | 1 << 24) == 0x00000000  # FZ
+    assert lane0(1 << 13 | 1 << 24 | 1 << 1) == 0x00800000  # FZ, AH
+
+
+def test_named_cpu_gives_the_harness_cpu_bits(oracle):
+    """Under the default FPCR the results do not depend on the CPU model (256-bit SVE on
+    Graviton3's neoverse-v1)."""
+    rng = np.random.default_rng(6)
+    vd = rng.standard_normal((50, 8)).astype(np.float32)
+    vn, vm = (to_bf16(rng.standard_normal((50, 16))) for _ in range(2))
+    got = oracle.run_instructions("bfmmla", vd, vn, vm, cpu="graviton3")
+    assert np.array_equal(got.view(np.uint32), oracle.run_instructions("bfmmla", vd, vn, vm).view(np.uint32))
 
 
 def test_results_broadcast_over_leading_dimensions(oracle):
@@ -146,3 +202,7 @@ def test_bad_arguments_raise_clear_errors(oracle):
         oracle.run_instructions("smmla", vd, np.zeros(12, np.int8), np.zeros(12, np.int8))
     with pytest.raises(TypeError, match="float32"):
         oracle.run_instructions("bfcvt", np.zeros(4, np.float64))
+    with pytest.raises(ValueError, match="not both"):
+        oracle.run_instructions("bfcvt", np.zeros(4, np.float32), cpu="graviton3", qemu_cpu="max")
+    with pytest.raises(ValueError, match="unknown cpu"):
+        oracle.run_instructions("bfcvt", np.zeros(4, np.float32), cpu="max,sme=off")
