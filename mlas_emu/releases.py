@@ -40,6 +40,31 @@ SBGEMM_DEFECTS = ("NonPackedLayout", "PackedOffset", "AOverRead")
 
 
 @dataclass(frozen=True)
+class ThreadRule:
+    """How one MLAS GEMM driver sizes its thread partition (applied by
+    :func:`mlas_emu.mlas.threading.partition`).
+
+    complexity: multiply-adds per thread before another one is used
+        (``MLAS_SGEMM_THREAD_COMPLEXITY`` = ``MLAS_SBGEMM_THREAD_COMPLEXITY`` =
+        ``MLAS_QGEMM_THREAD_COMPLEXITY`` = 65536, mlasi.h).
+    maximum_threads: the platform cap on the target, ``GetMlasPlatform().MaximumThreadCount``
+        (``MLAS_MAXIMUM_THREAD_COUNT * 4`` = 64 on ARM64, mlasi.h); None: no platform cap, only
+        the session's intra-op thread count.
+    batch_complexity: the complexity counts every GEMM of the batch (M*N*K*BatchN).
+    round_up_per_gemm: threads per GEMM = ceil(target / BatchN); else max(target // BatchN, 1).
+    """
+
+    complexity: int = 64 * 1024
+    maximum_threads: int | None = 64
+    batch_complexity: bool = False
+    round_up_per_gemm: bool = True
+
+
+#: ``MlasGemmBatch`` of qgemm.cpp: M*N*K*BatchN, threads per GEMM rounded down.
+_QGEMM_THREADS = ThreadRule(batch_complexity=True, round_up_per_gemm=False)
+
+
+@dataclass(frozen=True)
 class Release:
     """What one release computes differently from others (see the module docstring).
 
@@ -47,12 +72,23 @@ class Release:
     fastmath_trans_a_gate: ``MatMul<float>`` runs SBGEMM only with transA == 0 (#26773).
     fastmath_alpha_gate: ``MatMul<float>`` runs SBGEMM only with alpha == 1; before, alpha is
         ignored on the SBGEMM path (defect 4).
+    fastmath_trans_a_attribute_gate: Compute's transA test reads the attribute, as PrePack's does
+        (a 1-D A with transA=1 runs fp32 SGEMM); before, it reads the effective transA, and 1.25-1.27
+        run SBGEMM on a B that PrePack packed for fp32 SGEMM.
+    sbgemm_threads, sgemm_threads, qgemm_threads: the :class:`ThreadRule` of ``MlasSBGemmBatch``
+        (sbgemm.h), of fp32 ``MlasGemmBatch`` (sgemm.cpp) and of integer ``MlasGemmBatch``
+        (qgemm.cpp). sgemm.cpp and qgemm.cpp dropped the platform cap of 64 in 1.22.0 (#23815);
+        sbgemm.h keeps it.
     """
 
     version: str
     sbgemm_defects: frozenset = frozenset(SBGEMM_DEFECTS)
     fastmath_trans_a_gate: bool = False
     fastmath_alpha_gate: bool = False
+    fastmath_trans_a_attribute_gate: bool = False
+    sbgemm_threads: ThreadRule = ThreadRule()
+    sgemm_threads: ThreadRule = ThreadRule()
+    qgemm_threads: ThreadRule = _QGEMM_THREADS
 
     @property
     def version_tuple(self) -> tuple[int, int, int]:
@@ -63,8 +99,10 @@ class Release:
 #: oracle (QEMU 10.0.2, ORT aarch64 wheels) on 1.17.1, 1.23.2, 1.24.4, 1.25.0, 1.27.0, 1.28.0,
 #: 1.29.0, 1.30.0 and 1.32.0.
 CHANGES: tuple[tuple[str, dict], ...] = (
+    ("1.22.0", {"sgemm_threads": ThreadRule(maximum_threads=None),
+                "qgemm_threads": replace(_QGEMM_THREADS, maximum_threads=None)}),
     ("1.25.0", {"fastmath_trans_a_gate": True}),
-    ("1.28.0", {"sbgemm_defects": frozenset({"NonPackedLayout"})}),
+    ("1.28.0", {"sbgemm_defects": frozenset({"NonPackedLayout"}), "fastmath_trans_a_attribute_gate": True}),
     ("1.30.0", {"fastmath_alpha_gate": True}),
 )
 

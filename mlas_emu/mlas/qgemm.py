@@ -27,14 +27,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import qgemm_kernel_smmla, qgemm_kernel_ummla
-from .threading import check_threads, gemm_thread_ranges, thread_grid
+from ..releases import release
+from .threading import check_threads, gemm_thread_ranges, partition
 
-#: ``MLAS_QGEMM_THREAD_COMPLEXITY``: multiply-adds per thread before another thread is used.
-THREAD_COMPLEXITY = 65536
 #: ``MLAS_QGEMM_STRIDEN_THREAD_ALIGN``: N ranges of threads and the packed column sums align to 16.
 STRIDEN_THREAD_ALIGN = 16
-#: ``MlasPlatform.MaximumThreadCount`` on ARM64: ``MLAS_MAXIMUM_THREAD_COUNT * 4`` (mlasi.h).
-MAXIMUM_THREAD_COUNT = 16 * 4
 
 #: float32 holds every integer of magnitude up to 2^24 exactly.
 _F32_EXACT_INT = 1 << 24
@@ -98,19 +95,20 @@ def gemm_pack_b(b: np.ndarray, *, a_is_signed: bool) -> PackedB:
     return PackedB(n, count_k_total, a_is_signed, b_is_signed, wrap_int32(column_sums), tuple(slices))
 
 
-def thread_ranges(m: int, n: int, k: int, threads: int, batch: int = 1) -> list[tuple[int, int, int, int]]:
-    """``MlasGemmBatch`` + ``MlasGemmQuantThreaded``: ``(start_m, count_m, start_n, count_n)`` per thread.
+def thread_ranges(m: int, n: int, k: int, threads: int, batch: int = 1,
+                  ort_version=None) -> list[tuple[int, int, int, int]]:
+    """``MlasGemmBatch`` + ``MlasGemmQuantThreaded`` (onnxruntime/core/mlas/lib/qgemm.cpp):
+    ``(start_m, count_m, start_n, count_n)`` per thread of one GEMM.
 
-    The thread count grows with ``M*N*K`` (one thread per 65536 multiply-adds), capped by the
-    ONNX Runtime session's intra-op threads; wide products split N in 16-column blocks, others split M.
+    The release's :attr:`~mlas_emu.releases.Release.qgemm_threads` rule
+    (:func:`mlas_emu.mlas.threading.partition`): a target of M*N*K*batch / 65536 + 1 threads, at
+    most the platform's 64 before 1.22.0 (#23815 dropped that cap), at most the session's
+    ``threads``; max(target // batch, 1) per GEMM; wide products split N in 16-column blocks,
+    others split M. Taken from the sources of 1.17 to 1.25 (integer results do not depend on
+    it, so the oracle cannot check it through values; it shapes the instruction path and traces).
     """
-    complexity = float(m) * n * k * batch
-    if complexity < THREAD_COMPLEXITY * MAXIMUM_THREAD_COUNT:
-        target = int(complexity / THREAD_COMPLEXITY) + 1
-    else:
-        target = MAXIMUM_THREAD_COUNT
-    target = min(target, threads)
-    count_m_threads, count_n_threads = thread_grid(max(target // batch, 1), m, n, STRIDEN_THREAD_ALIGN)
+    count_m_threads, count_n_threads = partition(m, n, k, batch, threads, release(ort_version).qgemm_threads,
+                                                 STRIDEN_THREAD_ALIGN)
     return gemm_thread_ranges(m, n, count_m_threads, count_n_threads, STRIDEN_THREAD_ALIGN)
 
 
@@ -224,14 +222,16 @@ def _scale_row_sums(row_sums, count_k, zpa, zpb):
     return wrap_int32(sums)
 
 
-def qgemm_instructions(a, b, zero_point_a=0, zero_point_b=0, *, threads=1, packed_b=True, trace=None):
-    """The whole MLAS QGEMM, thread range by thread range, with the instruction-level kernel."""
+def qgemm_instructions(a, b, zero_point_a=0, zero_point_b=0, *, threads=1, packed_b=True, trace=None,
+                       ort_version=None):
+    """The whole MLAS QGEMM, thread range by thread range (:func:`thread_ranges`), with the
+    instruction-level kernel."""
     family = kernel_family(a.dtype == np.int8, b.dtype == np.int8)
     m, k = a.shape
     n = b.shape[1]
     c = np.zeros((m, n), dtype=np.int32)
     packed = gemm_pack_b(b, a_is_signed=a.dtype == np.int8) if packed_b else None
-    for start_m, count_m, start_n, count_n in thread_ranges(m, n, k, threads):
+    for start_m, count_m, start_n, count_n in thread_ranges(m, n, k, threads, ort_version=ort_version):
         if count_m <= 0 or count_n <= 0:
             continue
         if k == 0:
@@ -320,7 +320,8 @@ def check_zero_point(value, dtype, name, *, length=None):
     return arr.astype(np.int64) if arr.ndim == 1 else int(arr)
 
 
-def qgemm(A, B, a_zero_point=0, b_zero_point=0, *, threads=1, packed_b=True, path="fast", trace=None):
+def qgemm(A, B, a_zero_point=0, b_zero_point=0, *, threads=1, packed_b=True, path="fast", trace=None,
+          ort_version=None):
     """``MlasGemmBatch`` for one product: ``C = (A - a_zero_point) @ (B - b_zero_point)`` in int32.
 
     A is ``M x K`` and B ``K x N``, each int8 or uint8 (uint8 x uint8, uint8 x int8 and int8 x int8;
@@ -328,7 +329,9 @@ def qgemm(A, B, a_zero_point=0, b_zero_point=0, *, threads=1, packed_b=True, pat
     ``b_zero_point`` a scalar or an (N,) array of B's type (per-column zero points). The result
     is the int32 matrix MLAS writes, sums wrapping modulo 2^32. ``threads`` is the emulated
     ONNX Runtime session's intra-op thread count and ``packed_b`` whether B was pre-packed (a constant
-    initializer); neither changes the result, both shape the instruction trace.
+    initializer); neither changes the result, both shape the instruction trace, as does
+    ``ort_version`` (the release, a string or :class:`~mlas_emu.releases.Release`; None: the
+    newest) through the thread partition (:func:`thread_ranges`).
     ``path="instructions"`` runs MLAS's packing and micro-kernel instruction by instruction
     (optionally appending :class:`~mlas_emu.mlas.trace.InstructionRecord` s to ``trace``);
     ``"fast"`` computes the same bits with float32 BLAS in exact K chunks.
@@ -346,10 +349,12 @@ def qgemm(A, B, a_zero_point=0, b_zero_point=0, *, threads=1, packed_b=True, pat
     zpa = check_zero_point(a_zero_point, A.dtype, "a_zero_point")
     zpb = check_zero_point(b_zero_point, B.dtype, "b_zero_point", length=B.shape[1])
     check_threads(threads)
+    rel = release(ort_version)
     if path not in PATHS:
         raise ValueError(f"path must be one of {PATHS}, got {path!r}")
     if trace is not None and path != "instructions":
         raise ValueError("a trace is only recorded with path='instructions'")
     if path == "instructions":
-        return qgemm_instructions(A, B, zpa, zpb, threads=threads, packed_b=packed_b, trace=trace)
+        return qgemm_instructions(A, B, zpa, zpb, threads=threads, packed_b=packed_b, trace=trace,
+                                  ort_version=rel)
     return qgemm_fast(A, B, zpa, zpb)

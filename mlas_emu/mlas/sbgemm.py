@@ -33,12 +33,8 @@ from ..errors import OrtDefectWarning
 from . import sbgemm_kernel_neon as kn
 from ._checks import as_f32_bias, as_f32_matrix
 from ..releases import release
-from .threading import check_threads, gemm_thread_range, thread_grid
+from .threading import check_threads, gemm_thread_range, partition
 
-#: MLAS_SBGEMM_THREAD_COMPLEXITY and MLAS_SGEMM_THREAD_COMPLEXITY (mlasi.h): 64 * 1024 each.
-SBGEMM_THREAD_COMPLEXITY = 64 * 1024
-#: MLAS_MAXIMUM_THREAD_COUNT (mlasi.h), the platform's MaximumThreadCount.
-MAXIMUM_THREAD_COUNT = 16
 #: Elements of the thread-local B panel (UpAlignSize(Strides.N * Strides.K * sizeof(bf16)) / 2).
 PANEL_B_ELEMENTS = kn.STRIDE_N * kn.STRIDE_K
 
@@ -133,15 +129,18 @@ class Partition:
     thread_count_n: int
 
 
-def thread_partition(m: int, n: int, k: int, batch: int, threads: int) -> Partition:
-    """``MlasSBGemmBatch``: target threads from M*N*K, then a 1-D split of M or of N (blocks of 16)."""
-    complexity = float(m) * float(n) * float(k)
-    if complexity < float(SBGEMM_THREAD_COMPLEXITY * MAXIMUM_THREAD_COUNT):
-        target = int(complexity / float(SBGEMM_THREAD_COMPLEXITY)) + 1
-    else:
-        target = MAXIMUM_THREAD_COUNT
-    target = min(target, threads)
-    count_m, count_n = thread_grid((target + batch - 1) // batch, m, n, kn.PACKED_N)
+def thread_partition(m: int, n: int, k: int, batch: int, threads: int, ort_version=None) -> Partition:
+    """``MlasSBGemmBatch`` (onnxruntime/core/mlas/lib/sbgemm.h): a target of M*N*K / 65536 + 1
+    threads, at most the platform's 64 and the session's ``threads``, ceil(target / batch) per GEMM,
+    then a 1-D split of M or of N (blocks of 16): the release's
+    :attr:`~mlas_emu.releases.Release.sbgemm_threads` rule (:func:`mlas_emu.mlas.threading.partition`).
+
+    The non-packed path's K blocks follow the per-thread N, so this decides bits. Checked bit for
+    bit against ONNX Runtime under the oracle at 1 to 64 threads on 1.17.0, 1.27.0, 1.28.0 and
+    1.32.0 (tests/mlas/test_threads_oracle.py).
+    """
+    rule = release(ort_version).sbgemm_threads
+    count_m, count_n = partition(m, n, k, batch, threads, rule, kn.PACKED_N)
     return Partition(count_m * count_n, count_m, count_n)
 
 
@@ -183,14 +182,15 @@ def sbgemm_batch(m: int, n: int, k: int, data: list[SBGemmData], *, threads: int
 
     Threads are emulated one after another (their C regions are disjoint); each thread's
     non-packed B panel starts with unknown contents. ``ort_version``: a release string or
-    :class:`~mlas_emu.releases.Release` (None: the newest), which decides the defects present.
-    Returns the :class:`DefectLog`.
+    :class:`~mlas_emu.releases.Release` (None: the newest), which decides the defects present
+    and the thread partition (:func:`thread_partition`). Returns the :class:`DefectLog`.
     """
     check_threads(threads)
     if path not in ("fast", "instructions"):
         raise ValueError(f"path must be 'fast' or 'instructions', got {path!r}")
-    run = _Run(faithful, path, DefectLog(faithful), trace, release(ort_version).sbgemm_defects)
-    part = thread_partition(m, n, k, len(data), threads)
+    rel = release(ort_version)
+    run = _Run(faithful, path, DefectLog(faithful), trace, rel.sbgemm_defects)
+    part = thread_partition(m, n, k, len(data), threads, rel)
     for tid in range(part.threads_per_gemm * len(data)):
         gemm, thread = divmod(tid, part.threads_per_gemm)
         sbgemm_operation(part, m, n, k, data[gemm], thread, run)

@@ -23,7 +23,8 @@ import numpy as np
 
 from . import sgemm_kernel_neon as kern
 from ._checks import as_f32_matrix
-from .threading import check_threads, gemm_thread_ranges, thread_grid
+from ..releases import release
+from .threading import check_threads, gemm_thread_ranges, partition
 
 
 @dataclass(frozen=True)
@@ -49,15 +50,20 @@ class Segment:
 # Work division (MlasGemmBatch, MlasSgemmThreaded) and K blocking
 
 
-def thread_counts(M: int, N: int, K: int, batch: int, threads: int) -> tuple[int, int]:
-    """``MlasGemmBatch``: (ThreadCountM, ThreadCountN) per GEMM of the batch.
+def thread_counts(M: int, N: int, K: int, batch: int, threads: int, ort_version=None) -> tuple[int, int]:
+    """``MlasGemmBatch`` (onnxruntime/core/mlas/lib/sgemm.cpp): (ThreadCountM, ThreadCountN) per
+    GEMM of the batch, by the release's :attr:`~mlas_emu.releases.Release.sgemm_threads` rule
+    (:func:`mlas_emu.mlas.threading.partition`).
 
-    Target = floor(M*N*K / 65536) + 1, capped at the pool's thread count; per GEMM
-    ceil(Target / batch); N > M splits N (at most one thread per 16 columns), else M.
+    Target = floor(M*N*K / 65536) + 1, at most the platform's 64 before 1.22.0 (#23815 dropped
+    that cap), at most the session's ``threads``; per GEMM ceil(Target / batch); N > M splits N
+    (at most one thread per 16 columns), else M. The non-packed path's K blocks follow the
+    per-thread N, and a thread with one row takes the GEMV kernel, so this decides bits. Checked
+    bit for bit against ONNX Runtime under the oracle at 1 to 64 threads on 1.17.0, 1.27.0,
+    1.28.0 and 1.32.0 (tests/mlas/test_threads_oracle.py).
     """
-    complexity = float(M) * float(N) * float(K)
-    target = min(int(complexity / float(kern.THREAD_COMPLEXITY)) + 1, threads)
-    return thread_grid(-(-target // batch), M, N, kern.STRIDEN_THREAD_ALIGN)
+    rule = release(ort_version).sgemm_threads
+    return partition(M, N, K, batch, threads, rule, kern.STRIDEN_THREAD_ALIGN)
 
 
 def thread_ranges(M: int, N: int, count_m: int, count_n: int):
@@ -85,9 +91,9 @@ def _bounds(K: int, stride_k: int) -> tuple[int, ...]:
 
 
 def plan(M, N, K, *, batch=1, trans_a=False, trans_b=False, alpha=1.0, beta=0.0,
-         packed_b=True, threads=1) -> list[Segment]:
+         packed_b=True, threads=1, ort_version=None) -> list[Segment]:
     """Every kernel segment ORT's ``MlasGemmBatch`` runs for this product, in thread order."""
-    count_m, count_n = thread_counts(M, N, K, batch, threads)
+    count_m, count_n = thread_counts(M, N, K, batch, threads, ort_version)
     segments = []
     alpha32, beta32 = np.float32(alpha), np.float32(beta)
     for g in range(batch):
@@ -158,7 +164,7 @@ def _check(A, B, C, trans_a, trans_b, alpha, beta, packed_b, threads):
 
 
 def sgemm(A, B, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, C=None, packed_b=True,
-          threads=1, path="fast", trace=None):
+          threads=1, path="fast", trace=None, ort_version=None):
     """``alpha * op(A) @ op(B) + beta * C`` in float32, bit for bit as ONNX Runtime's MLAS
     computes it on Arm64 with its NEON FMLA kernels (``MlasGemmBatch``, no bf16 fastmath).
 
@@ -167,7 +173,9 @@ def sgemm(A, B, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, C=None, pa
     many GEMMs (the thread target is divided among them). ``packed_b=True``: B was
     pre-packed by ``MlasGemmPackB`` (a constant 2-D initializer in ORT); ``False``: B is
     packed panel by panel during the call (a graph input). ``threads``: the emulated
-    session's intra-op thread count. ``beta``: 0 (C is not read), 1, or anything else
+    session's intra-op thread count and ``ort_version`` the release (a string or
+    :class:`~mlas_emu.releases.Release`; None: the newest), which together decide the thread
+    partition (:func:`thread_counts`). ``beta``: 0 (C is not read), 1, or anything else
     (``MlasSgemmMultiplyBeta`` first); C is then required. ``path``: "fast" (numba) or
     "instructions" (the kernels' FMLA sequence on register images; slow, for small shapes);
     passing a ``trace`` list selects "instructions" and receives the instruction records.
@@ -177,6 +185,7 @@ def sgemm(A, B, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, C=None, pa
     """
     a, b, c, alpha32, beta32, threads, batch, out_shape = _check(
         A, B, C, trans_a, trans_b, alpha, beta, packed_b, threads)
+    rel = release(ort_version)
     if path not in ("fast", "instructions"):
         raise ValueError(f"path must be 'fast' or 'instructions', got {path!r}")
     if trace is not None and not isinstance(trace, list):
@@ -186,7 +195,7 @@ def sgemm(A, B, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, C=None, pa
     if M == 0 or N == 0:
         return out.reshape(out_shape)
     segments = plan(M, N, K, batch=batch, trans_a=trans_a, trans_b=trans_b, alpha=alpha32,
-                    beta=beta32, packed_b=packed_b, threads=threads)
+                    beta=beta32, packed_b=packed_b, threads=threads, ort_version=rel)
     if trace is not None or path == "instructions":
         _run_instructions(A, B, c, segments, out, trans_a, trans_b, alpha32, beta32, packed_b, trace)
     else:

@@ -51,8 +51,6 @@ PACKED_STRIDE_K = 256
 #: also the width of a packed-B panel (``MlasSgemmCopyPackB``).
 STRIDEN_THREAD_ALIGN = 16
 PANEL_WIDTH = 16
-#: ``MLAS_SGEMM_THREAD_COMPLEXITY`` (mlasi.h): multiply-adds per thread.
-THREAD_COMPLEXITY = 64 * 1024
 #: ``MLAS_SGEMM_TRANSA_ROWS`` (sgemm.cpp): rows of A transposed at a time into PanelA.
 TRANSA_ROWS = 12
 

@@ -202,13 +202,12 @@ def fused_matmul(A, B, *, trans_a: bool = False, trans_b: bool = False, alpha: f
     bf16_packed = (packable and fastmath and not trans_b_attr and alpha_ok
                    and (not profile.fastmath_trans_a_gate or not trans_a_attr)
                    and b.shape[0] * b.shape[1] >= FASTMATH_KERNELSIZE_THRESHOLD)
-    use_sbgemm = (fastmath and not tb and plan.n * plan.k >= FASTMATH_KERNELSIZE_THRESHOLD and alpha_ok
-                  and (not profile.fastmath_trans_a_gate or not ta))
+    use_sbgemm = sbgemm_gate(profile, fastmath, plan.n, plan.k, trans_a_attr, ta, tb, alpha)
     if mode == "approx" and use_sbgemm:
         return _approx_sbgemm(a, b, ta, alpha).reshape(plan.out_shape)
     notes = []
-    # 1.25+: PrePack tests the transA attribute, Compute the effective transA (false for a 1-D
-    # A), so B is packed for fp32 SGEMM and SBGEMM reads that buffer as bf16.
+    # 1.25-1.27: PrePack tests the transA attribute, Compute the effective transA (false for a
+    # 1-D A), so B is packed for fp32 SGEMM and SBGEMM reads that buffer as bf16.
     fp32_buffer_as_bf16 = use_sbgemm and packable and not bf16_packed
     if fp32_buffer_as_bf16:
         notes.append("B was pre-packed for fp32 SGEMM (transA=1 with a 1-D A) but SBGEMM reads that "
@@ -226,8 +225,22 @@ def fused_matmul(A, B, *, trans_a: bool = False, trans_b: bool = False, alpha: f
         _run_sbgemm(a, b, plan, out, bf16_packed or fp32_buffer_as_bf16, threads, faithful, profile,
                     fp32_buffer=fp32_buffer_as_bf16)
     else:
-        _run_sgemm(a, b, plan, out, ta, tb, alpha, packable, threads)
+        _run_sgemm(a, b, plan, out, ta, tb, alpha, packable, threads, profile)
     return out.reshape(plan.out_shape)
+
+
+def sbgemm_gate(rel, fastmath: bool, n: int, k: int, trans_a_attr: bool, ta: bool, tb: bool,
+                alpha: float) -> bool:
+    """``MatMul<float>::Compute``'s test for SBGEMM (matmul.cc), per release descriptor ``rel``.
+
+    fastmath on (and a BF16 CPU), effective transB off, N*K >= 32; from 1.25 transA off, read
+    from the effective transA (false for a 1-D A) until 1.27 and from the attribute from 1.28;
+    from 1.30 alpha == 1.
+    """
+    trans_a = trans_a_attr if rel.fastmath_trans_a_attribute_gate else ta
+    return (fastmath and not tb and n * k >= FASTMATH_KERNELSIZE_THRESHOLD
+            and (not rel.fastmath_alpha_gate or alpha == 1.0)
+            and (not rel.fastmath_trans_a_gate or not trans_a))
 
 
 def _approx_sbgemm(a, b, ta, alpha):
@@ -277,7 +290,7 @@ def _fp32_packed_as_bf16(b):
     return buf, known
 
 
-def _run_sgemm(a, b, plan, out, ta, tb, alpha, packable, threads):
+def _run_sgemm(a, b, plan, out, ta, tb, alpha, packable, threads, rel):
     """``MlasGemmBatch`` (fp32 SGEMM) over the helper's batch offsets, one call for the batch."""
     from ..mlas.sgemm import sgemm
 
@@ -288,7 +301,8 @@ def _run_sgemm(a, b, plan, out, ta, tb, alpha, packable, threads):
         b_arg = b_flat[plan.right_offsets[0] : plan.right_offsets[0] + k * n].reshape((n, k) if tb else (k, n))
     else:
         b_arg = np.stack([b_flat[o : o + k * n].reshape((n, k) if tb else (k, n)) for o in plan.right_offsets])
-    c = sgemm(a_stack, b_arg, trans_a=ta, trans_b=tb, alpha=alpha, packed_b=packable, threads=threads)
+    c = sgemm(a_stack, b_arg, trans_a=ta, trans_b=tb, alpha=alpha, packed_b=packable, threads=threads,
+              ort_version=rel)
     c = np.asarray(c, dtype=np.float32).reshape(len(plan.out_offsets), m * n)
     for i, o in enumerate(plan.out_offsets):
         out[o : o + m * n] = c[i]

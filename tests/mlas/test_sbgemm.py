@@ -26,7 +26,8 @@ import _sbgemm_reference as ref
         (1, 20, 10000, 1, 3, (2, 1, 2)),  # N > M, only 2 blocks of 16 columns
         (3, 3, 100000, 1, 8, (3, 3, 1)),  # M split capped at M
         (64, 64, 64, 3, 4, (2, 2, 1)),  # ceil(4 / 3) threads per GEMM
-        (2048, 2048, 2048, 1, 32, (16, 16, 1)),  # MLAS_MAXIMUM_THREAD_COUNT
+        (2048, 2048, 2048, 1, 32, (32, 32, 1)),  # the pool's 32 threads
+        (2048, 2048, 2048, 1, 80, (64, 64, 1)),  # ARM64 MaximumThreadCount = MLAS_MAXIMUM_THREAD_COUNT * 4
     ],
 )
 def test_thread_partition(m, n, k, batch, threads, expected):
