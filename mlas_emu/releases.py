@@ -75,6 +75,9 @@ class Release:
     fastmath_trans_a_attribute_gate: Compute's transA test reads the attribute, as PrePack's does
         (a 1-D A with transA=1 runs fp32 SGEMM); before, it reads the effective transA, and 1.25-1.27
         run SBGEMM on a B that PrePack packed for fp32 SGEMM.
+    sve_min_max: on a CPU with SVE, ``MlasReduceMinimumMaximumF32Kernel`` is the SVE kernel
+        (``lib/sve/elementwise_sve.cpp``, predicated, so a NaN anywhere wins); before, and on CPUs
+        without SVE, the NEON kernel's scalar tail skips a NaN (DynamicQuantizeMatMul's A range).
     sbgemm_threads, sgemm_threads, qgemm_threads: the :class:`ThreadRule` of ``MlasSBGemmBatch``
         (sbgemm.h), of fp32 ``MlasGemmBatch`` (sgemm.cpp) and of integer ``MlasGemmBatch``
         (qgemm.cpp). sgemm.cpp and qgemm.cpp dropped the platform cap of 64 in 1.22.0 (#23815);
@@ -86,6 +89,7 @@ class Release:
     fastmath_trans_a_gate: bool = False
     fastmath_alpha_gate: bool = False
     fastmath_trans_a_attribute_gate: bool = False
+    sve_min_max: bool = False
     sbgemm_threads: ThreadRule = ThreadRule()
     sgemm_threads: ThreadRule = ThreadRule()
     qgemm_threads: ThreadRule = _QGEMM_THREADS
@@ -103,6 +107,7 @@ CHANGES: tuple[tuple[str, dict], ...] = (
                 "qgemm_threads": replace(_QGEMM_THREADS, maximum_threads=None)}),
     ("1.25.0", {"fastmath_trans_a_gate": True}),
     ("1.28.0", {"sbgemm_defects": frozenset({"NonPackedLayout"}), "fastmath_trans_a_attribute_gate": True}),
+    ("1.29.0", {"sve_min_max": True}),
     ("1.30.0", {"fastmath_alpha_gate": True}),
 )
 

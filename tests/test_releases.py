@@ -59,6 +59,8 @@ def test_the_docs_table_of_releases_is_the_descriptors():
             assert cells[1:4] == ["yes" if name in d.sbgemm_defects else "no" for name in releases.SBGEMM_DEFECTS], v
             assert cells[4].startswith("alpha != 1 runs fp32") == d.fastmath_alpha_gate, v
             assert (cells[5] == "yes") == d.fastmath_trans_a_gate, v
+            assert (cells[6] == "the attribute") == d.fastmath_trans_a_attribute_gate, v
+            assert (cells[7] == "makes every output NaN") == d.sve_min_max, v
     assert covered == list(ORT_RELEASES)
 
 

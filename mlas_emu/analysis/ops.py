@@ -93,9 +93,7 @@ def matmul_path(a_shape, b_shape, *, fastmath, trans_a=False, trans_b=False, alp
     ta = bool(trans_a) and len(a_shape) != 1
     tb = bool(trans_b) and len(b_shape) != 1
     plan = mm.plan_matmul(tuple(a_shape), tuple(b_shape), ta, tb)
-    use = (fastmath and not tb and plan.n * plan.k >= mm.FASTMATH_KERNELSIZE_THRESHOLD
-           and (not profile.fastmath_trans_a_gate or not ta)
-           and (not profile.fastmath_alpha_gate or float(np.float32(alpha)) == 1.0))
+    use = mm.sbgemm_gate(profile, fastmath, plan.n, plan.k, bool(trans_a), ta, tb, float(np.float32(alpha)))
     if use and not faithful and (ta or float(np.float32(alpha)) != 1.0):
         use = False
     return (PATH_FASTMATH if use else PATH_SGEMM), (plan.m, plan.n, plan.k)

@@ -125,16 +125,19 @@ def _std_max(a, b):
     return b if a < b else a
 
 
-def reduce_min_max_f32(x) -> tuple[np.float32, np.float32]:
-    """``MlasReduceMinimumMaximumF32Kernel`` (generic kernel with NEON vectors): ``(min, max)``.
+def reduce_min_max_f32(x, *, sve: bool = False) -> tuple[np.float32, np.float32]:
+    """``MlasReduceMinimumMaximumF32Kernel``: ``(min, max)``.
 
-    The first ``4 * (N // 4)`` elements go through ``vminq_f32``/``vmaxq_f32`` (FMIN/FMAX: a NaN
-    wins) seeded with ``FLT_MAX``/``-FLT_MAX``; the last ``N % 4`` through ``std::min``/``std::max``,
-    which skip a NaN element. Without NaN this is the exact min and max.
+    NEON kernel (platform.cpp's default): the first ``4 * (N // 4)`` elements go through
+    ``vminq_f32``/``vmaxq_f32`` (FMIN/FMAX: a NaN wins) seeded with ``FLT_MAX``/``-FLT_MAX``; the
+    last ``N % 4`` through ``std::min``/``std::max``, which skip a NaN element. ``sve=True``: the
+    SVE kernel (``lib/sve/elementwise_sve.cpp``, ORT 1.29+ on SVE CPUs) covers the tail with a
+    predicate, so a NaN anywhere wins (measured with the oracle on 1.29.0 and 1.32.0, Graviton3
+    and Graviton4; Graviton2 keeps the NEON kernel). Without NaN both are the exact min and max.
     """
     x = np.asarray(x, _F32).reshape(-1)
     lo, hi = _FLT_MAX, -_FLT_MAX
-    vec = (len(x) // 4) * 4
+    vec = len(x) if sve else (len(x) // 4) * 4
     if vec:
         head = x[:vec]
         if np.isnan(head).any():
@@ -147,26 +150,26 @@ def reduce_min_max_f32(x) -> tuple[np.float32, np.float32]:
     return _F32(lo), _F32(hi)
 
 
-def find_min_max(a) -> tuple[np.float32, np.float32]:
+def find_min_max(a, *, sve: bool = False) -> tuple[np.float32, np.float32]:
     """The min/max search of ``GetQuantizationParameter`` (qmath.h): ``MlasFindMinMaxElement``.
 
     With several intra-op threads ORT may cut a large tensor into blocks of a multiple of 128
     elements, reduce them separately and join the results with ``std::min``/``std::max``; the
     split follows the thread pool's cost model and was not seen on the shapes measured (a NaN
     anywhere in the vector part poisoned the result with 3 threads as with 1). It only matters
-    when A holds a NaN; one block is modelled.
+    when A holds a NaN; one block is modelled. ``sve``: as in :func:`reduce_min_max_f32`.
     """
-    return reduce_min_max_f32(a)
+    return reduce_min_max_f32(a, sve=sve)
 
 
-def quantization_parameters_u8(a) -> tuple[np.float32, int]:
+def quantization_parameters_u8(a, *, sve: bool = False) -> tuple[np.float32, int]:
     """``GetQuantizationParameter<uint8_t>`` (qmath.h): A's scale and zero point in DynamicQuantizeMatMul.
 
     ``min``/``max`` (:func:`find_min_max`) widened to include 0 with ``std::min``/``std::max``;
     ``scale = (max - min) / 255.0f`` (fsub, fdiv; 1.0 when max == min);
     ``zp = RoundHalfToEven(std::max(0.0f, std::min(255.0f, 0.0f - min / scale)))``.
     """
-    lo, hi = find_min_max(a)
+    lo, hi = find_min_max(a, sve=sve)
     lo = _std_min(lo, _F32(0.0))
     hi = _std_max(hi, _F32(0.0))
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):

@@ -22,7 +22,7 @@ from ..ort.versions import ORT_RELEASES
 #: Releases ``mlas-emu oracle setup`` installs when none is named, and the test suite compares:
 #: the oldest, the last before and the first of each modelled change in 1.28-1.30
 #: (:data:`mlas_emu.releases.CHANGES`), and the newest.
-DEFAULT_SETUP_VERSIONS: tuple[str, ...] = ("1.17.0", "1.27.0", "1.28.0", "1.30.0", ORT_RELEASES[-1])
+DEFAULT_SETUP_VERSIONS: tuple[str, ...] = ("1.17.0", "1.27.0", "1.28.0", "1.29.0", "1.30.0", ORT_RELEASES[-1])
 
 #: The QEMU ``-cpu`` value of the default CPU (:data:`mlas_emu.cpus.DEFAULT_CPU`).
 DEFAULT_CPU = CPUS[DEFAULT_CPU_NAME].qemu_cpu

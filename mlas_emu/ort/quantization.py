@@ -189,7 +189,7 @@ def dynamic_quantize_matmul(A, B, b_scale, b_zero_point=None, bias=None, *, b_is
     for 2-D B, or B's shape with axis -2 of size 1; ``b_zero_point`` likewise, of B's type;
     ``bias``: float32 (N,).
     """
-    _profile(ort_version, threads, b_is_initializer, cpu, session_config)
+    settings = _profile(ort_version, threads, b_is_initializer, cpu, session_config)
     A = _array(A, "A")
     B = _array(B, "B")
     _check_types("DynamicQuantizeMatMul", A, B)
@@ -201,7 +201,7 @@ def dynamic_quantize_matmul(A, B, b_scale, b_zero_point=None, bias=None, *, b_is
         return np.zeros(out_shape, np.float32)
     if not np.isfinite(A).all():
         _warn_non_finite(A)
-    a_scale, a_zp = quantization_parameters_u8(A)
+    a_scale, a_zp = quantization_parameters_u8(A, sve=settings.release.sve_min_max and settings.cpu.sve_bits > 0)
     qa = quantize_linear(A, a_scale, a_zp, np.uint8)
     acc = _int_matmul(qa, B, a_zp, zpb)
     return scale_bias_output(acc, np.float32(a_scale) * scale_b, bias)
@@ -215,8 +215,9 @@ def _warn_non_finite(A):
     warnings.warn(
         "DynamicQuantizeMatMul: A holds Inf or NaN. ONNX Runtime quantizes A with a range taken "
         "over the whole tensor, so an infinity makes the scale infinite and most outputs NaN, and a "
-        "NaN is either ignored (when it lies in the last len(A) % 4 elements of a min/max block) or "
-        "makes every output NaN. The emulator returns exactly what Arm ONNX Runtime returns.",
+        "NaN is either ignored (when it lies in the last len(A) % 4 elements of a min/max block, "
+        "before 1.29.0 or on a CPU without SVE) or makes every output NaN. The emulator returns "
+        "exactly what Arm ONNX Runtime returns.",
         OrtDefectWarning, stacklevel=3)
 
 

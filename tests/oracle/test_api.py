@@ -200,8 +200,12 @@ def test_a_crashed_worker_is_reported_and_replaced(oracle):
 
 def test_versions_and_arguments_are_validated(oracle):
     A = np.ones((2, 2), np.float32)
-    with pytest.raises(ValueError, match="crash at import"):
-        oracle.matmul(A, A, ort_version="1.28.0")
+    with pytest.raises(ValueError, match="newest modelled release is"):
+        oracle.matmul(A, A, ort_version="1.33.0")
+    with pytest.raises(ValueError, match="graviton2, graviton3, graviton4"):
+        oracle.matmul(A, A, cpu="neoverse-v1")  # raw QEMU values go through qemu_cpu=
+    with pytest.raises(ValueError, match="not both"):
+        oracle.matmul(A, A, cpu="graviton3", qemu_cpu="neoverse-v1")
     with pytest.raises(ValueError, match="accepted"):
         oracle.matmul(A, A, ort_version="1.16.3")
     with pytest.raises(TypeError, match="float32"):

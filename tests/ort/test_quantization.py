@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from mlas_emu.errors import OrtDefectWarning
 from conftest import ORACLE_VERSIONS
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -315,6 +317,23 @@ def test_inputs_are_not_modified():
     ort.dynamic_quantize_matmul(A, B, scale, zp, bias)
     for x, y in zip((A, B, scale, zp, bias), copies):
         np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("version, cpu", [("1.28.0", "graviton4"), ("1.29.0", "graviton2"),
+                                          ("1.29.0", "graviton4"), ("1.32.0", "graviton2")])
+def test_a_nan_in_the_min_max_tail_depends_on_release_and_cpu(oracle, version, cpu):
+    """From 1.29.0 the SVE min/max kernel lets a NaN in the last len % 4 elements poison A's range
+    on Graviton3/4; Graviton2 (no SVE) still skips it."""
+    rng = np.random.default_rng(38)
+    A = rng.standard_normal((3, 13)).astype(np.float32)
+    A.reshape(-1)[38] = np.nan
+    B = ints(rng, np.int8, (13, 5))
+    expected = oracle.dynamic_quantize_matmul(A, B, np.float32(0.1), ort_version=version, cpu=cpu)
+    with pytest.warns(OrtDefectWarning, match="Inf or NaN"):
+        got = ort.dynamic_quantize_matmul(A, B, np.float32(0.1), ort_version=version, cpu=cpu)
+    same_bits(got, expected)
+    assert np.isnan(got).all() == (version != "1.28.0" and cpu != "graviton2")
 
 
 @pytest.mark.oracle
