@@ -135,9 +135,11 @@ def thread_partition(m: int, n: int, k: int, batch: int, threads: int, ort_versi
     then a 1-D split of M or of N (blocks of 16): the release's
     :attr:`~mlas_emu.releases.Release.sbgemm_threads` rule (:func:`mlas_emu.mlas.threading.partition`).
 
-    The non-packed path's K blocks follow the per-thread N, so this decides bits. Checked bit for
-    bit against ONNX Runtime under the oracle at 1 to 64 threads on 1.17.0, 1.27.0, 1.28.0 and
-    1.32.0 (tests/mlas/test_threads_oracle.py).
+    The non-packed path's K blocks follow the per-thread N (defect 1 where they pass 256) and
+    defect 2 follows the threads' first columns, so this decides bits. Checked bit for bit against
+    ONNX Runtime under the oracle at 1 to 64 and 80 threads on 1.17.0, 1.27.0, 1.28.0 and 1.32.0
+    (tests/mlas/test_threads_oracle.py); the cap of 64 also on 1.17.1, 1.23.2, 1.29.0, 1.30.0
+    and 1.31.1.
     """
     rule = release(ort_version).sbgemm_threads
     count_m, count_n = partition(m, n, k, batch, threads, rule, kn.PACKED_N)

@@ -59,8 +59,9 @@ def thread_counts(M: int, N: int, K: int, batch: int, threads: int, ort_version=
     that cap), at most the session's ``threads``; per GEMM ceil(Target / batch); N > M splits N
     (at most one thread per 16 columns), else M. The non-packed path's K blocks follow the
     per-thread N, and a thread with one row takes the GEMV kernel, so this decides bits. Checked
-    bit for bit against ONNX Runtime under the oracle at 1 to 64 threads on 1.17.0, 1.27.0,
-    1.28.0 and 1.32.0 (tests/mlas/test_threads_oracle.py).
+    bit for bit against ONNX Runtime under the oracle at 1 to 64 and 80 threads on 1.17.0,
+    1.27.0, 1.28.0 and 1.32.0 (tests/mlas/test_threads_oracle.py); the cap at 80 threads also on
+    1.17.1 (capped), 1.23.2, 1.29.0, 1.30.0 and 1.31.1 (not capped).
     """
     rule = release(ort_version).sgemm_threads
     return partition(M, N, K, batch, threads, rule, kern.STRIDEN_THREAD_ALIGN)
