@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import qgemm_kernel_smmla, qgemm_kernel_ummla
+from ..cpus import resolve_cpu
 from ..releases import release
+from . import qgemm_kernel_smmla, qgemm_kernel_ummla
 from .threading import check_threads, gemm_thread_ranges, partition
 
 #: ``MLAS_QGEMM_STRIDEN_THREAD_ALIGN``: N ranges of threads and the packed column sums align to 16.
@@ -321,7 +322,7 @@ def check_zero_point(value, dtype, name, *, length=None):
 
 
 def qgemm(A, B, a_zero_point=0, b_zero_point=0, *, threads=1, packed_b=True, path="fast", trace=None,
-          ort_version=None):
+          ort_version=None, cpu=None):
     """``MlasGemmBatch`` for one product: ``C = (A - a_zero_point) @ (B - b_zero_point)`` in int32.
 
     A is ``M x K`` and B ``K x N``, each int8 or uint8 (uint8 x uint8, uint8 x int8 and int8 x int8;
@@ -331,7 +332,9 @@ def qgemm(A, B, a_zero_point=0, b_zero_point=0, *, threads=1, packed_b=True, pat
     ONNX Runtime session's intra-op thread count and ``packed_b`` whether B was pre-packed (a constant
     initializer); neither changes the result, both shape the instruction trace, as does
     ``ort_version`` (the release, a string or :class:`~mlas_emu.releases.Release`; None: the
-    newest) through the thread partition (:func:`thread_ranges`).
+    newest) through the thread partition (:func:`thread_ranges`). ``cpu`` (a name of
+    :data:`mlas_emu.cpus.CPUS`, default Graviton3) chooses the kernel MLAS dispatches: UMMLA/SMMLA
+    with I8MM (Graviton3/4), UDOT/SDOT without (Graviton2); the int32 result is the same.
     ``path="instructions"`` runs MLAS's packing and micro-kernel instruction by instruction
     (optionally appending :class:`~mlas_emu.mlas.trace.InstructionRecord` s to ``trace``);
     ``"fast"`` computes the same bits with float32 BLAS in exact K chunks.
@@ -354,7 +357,34 @@ def qgemm(A, B, a_zero_point=0, b_zero_point=0, *, threads=1, packed_b=True, pat
         raise ValueError(f"path must be one of {PATHS}, got {path!r}")
     if trace is not None and path != "instructions":
         raise ValueError("a trace is only recorded with path='instructions'")
+    if path == "instructions" and not resolve_cpu(cpu).i8mm:
+        return qgemm_dot_instructions(A, B, zpa, zpb, threads=threads, packed_b=packed_b, trace=trace,
+                                      ort_version=rel)
+    resolve_cpu(cpu)
     if path == "instructions":
         return qgemm_instructions(A, B, zpa, zpb, threads=threads, packed_b=packed_b, trace=trace,
                                   ort_version=rel)
     return qgemm_fast(A, B, zpa, zpb)
+
+
+def qgemm_dot_instructions(a, b, zero_point_a=0, zero_point_b=0, *, threads=1, packed_b=True, trace=None,
+                           ort_version=None, with_coords=False):
+    """The whole MLAS QGEMM on a CPU with DotProd and without I8MM (Graviton2), thread range by
+    thread range (:func:`thread_ranges`), with the UDOT / SDOT kernels
+    (:mod:`.qgemm_kernel_udot`, :mod:`.qgemm_kernel_sdot`); ``with_coords`` as there."""
+    from . import qgemm_kernel_sdot, qgemm_kernel_udot
+
+    if np.ndim(zero_point_b):
+        raise ValueError("the DOT-kernel instruction path takes a scalar b_zero_point (per-column zero "
+                         "points: use path='fast', which gives the same int32 result)")
+    mod = qgemm_kernel_sdot if a.dtype == np.int8 else qgemm_kernel_udot
+    m, k = a.shape
+    n = b.shape[1]
+    c = np.zeros((m, n), dtype=np.int32)
+    for m0, count_m, n0, count_n in thread_ranges(m, n, k, threads, ort_version=ort_version):
+        if count_m <= 0 or count_n <= 0 or k == 0:
+            continue
+        c[m0 : m0 + count_m, n0 : n0 + count_n] = mod.gemm(
+            a[m0 : m0 + count_m], b[:, n0 : n0 + count_n], zero_point_a, zero_point_b, packed_b=packed_b,
+            trace=trace, with_coords=with_coords, origin=(m0, n0))
+    return c

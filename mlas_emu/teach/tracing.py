@@ -183,21 +183,12 @@ def _mmla_records(kernel: _mmla.MmlaKernel, plan):
 
 def _dot_records(kind: str):
     def run(M, N, K, packed_b, threads):
-        from ..mlas.qgemm import thread_ranges
+        from ..mlas.qgemm import qgemm_dot_instructions
 
-        if kind == "s8s8":
-            from ..mlas import qgemm_kernel_sdot as mod
-
-            A, B = np.zeros((M, K), np.int8), np.zeros((K, N), np.int8)
-        else:
-            from ..mlas import qgemm_kernel_udot as mod
-
-            A = np.zeros((M, K), np.uint8)
-            B = np.zeros((K, N), np.int8 if kind == "u8s8" else np.uint8)
+        a_type, b_type = {"s8s8": (np.int8, np.int8), "u8s8": (np.uint8, np.int8)}.get(kind, (np.uint8, np.uint8))
         out: list[InstructionRecord] = []
-        for m0, count_m, n0, count_n in thread_ranges(M, N, K, threads):
-            mod.gemm(A[m0 : m0 + count_m], B[:, n0 : n0 + count_n], packed_b=packed_b, trace=out,
-                     with_coords=True, origin=(m0, n0))  # fmt: skip
+        qgemm_dot_instructions(np.zeros((M, K), a_type), np.zeros((K, N), b_type), threads=threads,
+                               packed_b=packed_b, trace=out, with_coords=True)
         return out
 
     return run

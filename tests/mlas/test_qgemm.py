@@ -197,3 +197,22 @@ def test_empty_k_gives_zeros_on_both_paths():
     for path in ("fast", "instructions"):
         got = qgemm(A, B, 1, 2, path=path)
         assert got.dtype == np.int32 and got.shape == (3, 4) and not got.any()
+
+
+@pytest.mark.parametrize("types", [(np.uint8, np.uint8), (np.uint8, np.int8), (np.int8, np.int8)])
+@pytest.mark.parametrize("cpu, mnemonics", [("graviton2", {"udot", "sdot"}), ("graviton4", {"ummla", "smmla"})])
+def test_the_cpu_chooses_the_kernel_not_the_result(types, cpu, mnemonics):
+    """Graviton2 has DotProd without I8MM: MLAS runs its UDOT/SDOT kernels (oracle-checked in
+    tests/mlas/test_qgemm_kernel_udot.py); the int32 result is the exact product either way."""
+    rng = np.random.default_rng(5)
+    A = rng.integers(np.iinfo(types[0]).min, np.iinfo(types[0]).max + 1, (13, 19)).astype(types[0])
+    B = rng.integers(np.iinfo(types[1]).min, np.iinfo(types[1]).max + 1, (19, 21)).astype(types[1])
+    zpa, zpb = types[0](3), types[1](7)
+    exact = (A.astype(np.int64) - 3) @ (B.astype(np.int64) - 7)
+    trace = []
+    got = qgemm(A, B, zpa, zpb, path="instructions", trace=trace, cpu=cpu, threads=3)
+    np.testing.assert_array_equal(got, exact.astype(np.int32))
+    used = {r.mnemonic for r in trace} & {"udot", "sdot", "ummla", "smmla"}
+    assert used and used <= mnemonics
+    with pytest.raises(ValueError, match="unknown cpu"):
+        qgemm(A, B, cpu="neoverse-n1")
