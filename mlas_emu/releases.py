@@ -83,7 +83,7 @@ class Release:
         (qgemm.cpp). sgemm.cpp and qgemm.cpp dropped the platform cap of 64 in 1.22.0 (#23815);
         sbgemm.h keeps it. The SBGEMM and SGEMM rules were checked bit for bit with the oracle at
         80 threads on 1.17.0, 1.17.1, 1.23.2, 1.27.0, 1.28.0, 1.29.0, 1.30.0, 1.31.1 and 1.32.0
-        (the SGEMM cap is gone between 1.17.1 and 1.23.2; 1.22.0 is the release of #23815), and at
+        (and on 1.21.1, still capped, and 1.22.0, uncapped: 16x600x2048, non-packed fp32), and at
         1-64 threads on 1.17.0, 1.27.0, 1.28.0 and 1.32.0; the QGEMM rule comes from the sources
         of 1.17-1.25 (integer results do not show the partition).
     """

@@ -128,7 +128,7 @@ def _gemm(rec: Recorder, node, a, b, c=None, *, alpha=1.0, beta=1.0, transA=0, t
     if c is not None and beta != 0:
         with_c = dict(beta=beta, C=np.ascontiguousarray(np.broadcast_to(c, (m, n)), dtype=np.float32))
     y = sgemm(a, b, trans_a=ta, trans_b=tb, alpha=alpha, packed_b=node.input[1] in rec.initializers,
-              threads=rec.threads, **with_c)
+              threads=rec.threads, ort_version=rec.ort_version, **with_c)
     if activation is not None:
         y = activation(y)
     rec.add(node, PATH_SGEMM, (m, n, k), [x for x in (a, b, c) if x is not None], y)

@@ -136,7 +136,9 @@ def trace(kernel: str, M: int, N: int, K: int, *, packed_b: bool = True, threads
     ``kernel``: one of :data:`KERNELS`. ``packed_b``: B is a constant initializer pre-packed by
     ONNX Runtime (K slices of 256 for SBGEMM, 384 for QGEMM) or a graph input packed per call.
     ``threads``: the session's intra-op thread count; MLAS's own rules decide how many threads
-    run and which rows or columns each gets (threads follow one another in the trace).
+    run and which rows or columns each gets (threads follow one another in the trace; a trace is
+    at most :data:`MAX_VOLUME` multiply-adds, so at most 17 threads run and no release's cap of
+    64 applies).
     ``ort_version``: any modelled release (:data:`mlas_emu.releases.ORT_RELEASES`; the kernels
     traced here are the same in all of them). ``cpu``: a name of :data:`mlas_emu.cpus.CPUS` that
     runs ``kernel`` (the MMLA kernels need BF16 and I8MM, Graviton3/4; the DOT kernels are what
