@@ -81,10 +81,10 @@ def run(size: int, repeat: int, use_oracle: bool) -> dict:
     if use_oracle:
         from mlas_emu import oracle
 
-        reason = oracle.unavailable_reason("1.17.1")
+        reason = oracle.unavailable_reason("1.17.0")
         if reason is None:
-            t_oracle = best_time(lambda: oracle.matmul(A, B, ort_version="1.17.1"), 1)
-            res["oracle_ort_1_17_1_s"] = t_oracle
+            t_oracle = best_time(lambda: oracle.matmul(A, B, ort_version="1.17.0"), 1)
+            res["oracle_ort_1_17_0_s"] = t_oracle
             res["speedup_vs_oracle"] = t_oracle / res["emulator_packed_s"]
         else:
             res["oracle_unavailable"] = reason
@@ -110,8 +110,8 @@ def main() -> None:
     print(f"  emulator, packed B      {res['emulator_packed_s'] * 1e3:9.1f} ms")
     print(f"  emulator, non-packed B  {res['emulator_non_packed_s'] * 1e3:9.1f} ms")
     print(f"  numpy float32 matmul    {res['numpy_f32_s'] * 1e3:9.1f} ms  (emulator / numpy = {res['ratio_to_numpy']:.0f}x)")
-    if "oracle_ort_1_17_1_s" in res:
-        print(f"  ORT 1.17.1 under QEMU   {res['oracle_ort_1_17_1_s'] * 1e3:9.1f} ms  "
+    if "oracle_ort_1_17_0_s" in res:
+        print(f"  ORT 1.17.0 under QEMU   {res['oracle_ort_1_17_0_s'] * 1e3:9.1f} ms  "
               f"(emulator is {res['speedup_vs_oracle']:.1f}x faster)")
     elif "oracle_unavailable" in res:
         print(f"  oracle: {res['oracle_unavailable']}")

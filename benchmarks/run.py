@@ -139,7 +139,9 @@ def _ort_session(op_type: str, A, B, threads: int, extra=()):
 def _oracle():
     """The oracle module, or the reason it cannot run."""
     from mlas_emu import oracle
-    reason = oracle.unavailable_reason("1.27.0")
+    from mlas_emu.releases import DEFAULT_ORT_VERSION
+
+    reason = oracle.unavailable_reason(DEFAULT_ORT_VERSION)
     return (oracle, None) if reason is None else (None, reason)
 
 
