@@ -78,6 +78,11 @@ class Release:
     sve_min_max: on a CPU with SVE, ``MlasReduceMinimumMaximumF32Kernel`` is the SVE kernel
         (``lib/sve/elementwise_sve.cpp``, predicated, so a NaN anywhere wins); before, and on CPUs
         without SVE, the NEON kernel's scalar tail skips a NaN (DynamicQuantizeMatMul's A range).
+    qgemm_sve_kernel: on a CPU with SVE and I8MM (Graviton3/4), QGEMM runs an SVE kernel (SVE
+        UMMLA/SMMLA; the oracle's instruction counts for u8s8 13x21x19, one thread: 168 SVE UMMLA
+        on Graviton3, 252 on Graviton4, no Advanced SIMD UMMLA, on 1.30.0 and 1.32.0; 231 Advanced
+        SIMD UMMLA on 1.29.0). Its int32 results, and DynamicQuantizeMatMul's floats, equal the
+        NEON kernel's (oracle); its instruction sequence is not modelled.
     sbgemm_threads, sgemm_threads, qgemm_threads: the :class:`ThreadRule` of ``MlasSBGemmBatch``
         (sbgemm.h), of fp32 ``MlasGemmBatch`` (sgemm.cpp) and of integer ``MlasGemmBatch``
         (qgemm.cpp). sgemm.cpp and qgemm.cpp dropped the platform cap of 64 in 1.22.0 (#23815);
@@ -94,6 +99,7 @@ class Release:
     fastmath_alpha_gate: bool = False
     fastmath_trans_a_attribute_gate: bool = False
     sve_min_max: bool = False
+    qgemm_sve_kernel: bool = False
     sbgemm_threads: ThreadRule = ThreadRule()
     sgemm_threads: ThreadRule = ThreadRule()
     qgemm_threads: ThreadRule = _QGEMM_THREADS
@@ -112,7 +118,7 @@ CHANGES: tuple[tuple[str, dict], ...] = (
     ("1.25.0", {"fastmath_trans_a_gate": True}),
     ("1.28.0", {"sbgemm_defects": frozenset({"NonPackedLayout"}), "fastmath_trans_a_attribute_gate": True}),
     ("1.29.0", {"sve_min_max": True}),
-    ("1.30.0", {"fastmath_alpha_gate": True}),
+    ("1.30.0", {"fastmath_alpha_gate": True, "qgemm_sve_kernel": True}),
 )
 
 

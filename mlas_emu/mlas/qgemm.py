@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..cpus import resolve_cpu
-from ..releases import release
+from ..releases import ORT_RELEASES, release
 from . import qgemm_kernel_smmla, qgemm_kernel_ummla
 from .threading import check_threads, gemm_thread_ranges, partition
 
@@ -111,6 +111,31 @@ def thread_ranges(m: int, n: int, k: int, threads: int, batch: int = 1,
     count_m_threads, count_n_threads = partition(m, n, k, batch, threads, release(ort_version).qgemm_threads,
                                                  STRIDEN_THREAD_ALIGN)
     return gemm_thread_ranges(m, n, count_m_threads, count_n_threads, STRIDEN_THREAD_ALIGN)
+
+
+def instruction_release(ort_version, cpu):
+    """The release whose QGEMM kernel the instruction path and traces model on ``cpu``.
+
+    The modelled kernels are MLAS's Advanced SIMD ones (UMMLA/SMMLA with I8MM, UDOT/SDOT
+    without). From 1.30.0 a CPU with SVE and I8MM runs an SVE kernel instead
+    (:attr:`~mlas_emu.releases.Release.qgemm_sve_kernel`), which is not modelled: ``None`` then
+    means the newest release that runs a modelled kernel there, and naming a later one raises.
+    """
+    desc = resolve_cpu(cpu)
+    sve_mmla = desc.sve_bits > 0 and desc.i8mm
+    if ort_version is not None:
+        rel = release(ort_version)
+        if sve_mmla and rel.qgemm_sve_kernel:
+            raise ValueError(
+                f"ONNX Runtime {rel.version} runs an SVE QGEMM kernel (SVE UMMLA/SMMLA) on {desc.name}, "
+                "whose instruction sequence is not modelled (its int32 results are: use path='fast'); "
+                f"the newest release with the modelled kernel there is {_last_neon_qgemm_release()}")
+        return rel
+    return release(_last_neon_qgemm_release() if sve_mmla else None)
+
+
+def _last_neon_qgemm_release() -> str:
+    return [v for v in ORT_RELEASES if not release(v).qgemm_sve_kernel][-1]
 
 
 def _offset_a(family, zero_point_a: int) -> int:
@@ -332,7 +357,8 @@ def qgemm(A, B, a_zero_point=0, b_zero_point=0, *, threads=1, packed_b=True, pat
     ONNX Runtime session's intra-op thread count and ``packed_b`` whether B was pre-packed (a constant
     initializer); neither changes the result, both shape the instruction trace, as does
     ``ort_version`` (the release, a string or :class:`~mlas_emu.releases.Release`; None: the
-    newest) through the thread partition (:func:`thread_ranges`). ``cpu`` (a name of
+    newest, or on the instruction path :func:`instruction_release`'s choice) through the thread
+    partition (:func:`thread_ranges`). ``cpu`` (a name of
     :data:`mlas_emu.cpus.CPUS`, default Graviton3) chooses the kernel MLAS dispatches: UMMLA/SMMLA
     with I8MM (Graviton3/4), UDOT/SDOT without (Graviton2); the int32 result is the same.
     ``path="instructions"`` runs MLAS's packing and micro-kernel instruction by instruction
@@ -352,19 +378,17 @@ def qgemm(A, B, a_zero_point=0, b_zero_point=0, *, threads=1, packed_b=True, pat
     zpa = check_zero_point(a_zero_point, A.dtype, "a_zero_point")
     zpb = check_zero_point(b_zero_point, B.dtype, "b_zero_point", length=B.shape[1])
     check_threads(threads)
-    rel = release(ort_version)
+    release(ort_version)  # validated on every path
     if path not in PATHS:
         raise ValueError(f"path must be one of {PATHS}, got {path!r}")
     if trace is not None and path != "instructions":
         raise ValueError("a trace is only recorded with path='instructions'")
-    if path == "instructions" and not resolve_cpu(cpu).i8mm:
-        return qgemm_dot_instructions(A, B, zpa, zpb, threads=threads, packed_b=packed_b, trace=trace,
-                                      ort_version=rel)
-    resolve_cpu(cpu)
-    if path == "instructions":
-        return qgemm_instructions(A, B, zpa, zpb, threads=threads, packed_b=packed_b, trace=trace,
-                                  ort_version=rel)
-    return qgemm_fast(A, B, zpa, zpb)
+    if path != "instructions":
+        resolve_cpu(cpu)
+        return qgemm_fast(A, B, zpa, zpb)
+    rel = instruction_release(ort_version, cpu)
+    run = qgemm_instructions if resolve_cpu(cpu).i8mm else qgemm_dot_instructions
+    return run(A, B, zpa, zpb, threads=threads, packed_b=packed_b, trace=trace, ort_version=rel)
 
 
 def qgemm_dot_instructions(a, b, zero_point_a=0, zero_point_b=0, *, threads=1, packed_b=True, trace=None,

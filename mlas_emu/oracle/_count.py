@@ -44,6 +44,13 @@ ENCODINGS: dict[str, list[tuple[int, int]]] = {
     "bfcvtn": [(0xBFFFFC00, 0x0EA16800)],
     # FMLA (vector), single and double precision; FMLA (by element), single and double.
     "fmla": [(0xBFA0FC00, 0x0E20CC00), (0xBF80F400, 0x0F801000)],
+    # SVE forms (Zda.S, Zn.B, Zm.B), counted apart: one SVE instruction covers VL/128 segments.
+    "sve_smmla": [(0xFFE0FC00, 0x45009800)],
+    "sve_ummla": [(0xFFE0FC00, 0x45C09800)],
+    "sve_usmmla": [(0xFFE0FC00, 0x45809800)],
+    "sve_sdot": [(0xFFE0FC00, 0x44800000)],
+    "sve_udot": [(0xFFE0FC00, 0x44800400)],
+    "sve_usdot": [(0xFFE0FC00, 0x44807800)],
 }
 
 DEFAULT_MNEMONICS = ("bfmmla", "ummla", "smmla", "usmmla", "udot", "sdot", "fmla", "bfcvtn")

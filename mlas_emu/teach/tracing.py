@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..cpus import DEFAULT_CPU, resolve_cpu
+from ..mlas.qgemm import instruction_release
 from ..mlas.threading import check_threads
 from ..mlas.trace import InstructionRecord
 from ..ort.versions import resolve_ort_version
@@ -140,7 +141,9 @@ def trace(kernel: str, M: int, N: int, K: int, *, packed_b: bool = True, threads
     at most :data:`MAX_VOLUME` multiply-adds, so at most 17 threads run and no release's cap of
     64 applies).
     ``ort_version``: any modelled release (:data:`mlas_emu.releases.ORT_RELEASES`; the kernels
-    traced here are the same in all of them). ``cpu``: a name of :data:`mlas_emu.cpus.CPUS` that
+    traced here are the same in all of them), except that from 1.30.0 Graviton3/4 run an SVE QGEMM
+    kernel that is not modelled: for the QGEMM kernels there, None means 1.29.0 and a later
+    release raises (:func:`mlas_emu.mlas.qgemm.instruction_release`). ``cpu``: a name of :data:`mlas_emu.cpus.CPUS` that
     runs ``kernel`` (the MMLA kernels need BF16 and I8MM, Graviton3/4; the DOT kernels are what
     Graviton2 runs); None picks the default CPU, or Graviton2 for the DOT kernels. Among CPUs that
     run a kernel, the trace does not depend on the CPU.
@@ -153,8 +156,11 @@ def trace(kernel: str, M: int, N: int, K: int, *, packed_b: bool = True, threads
     if not isinstance(packed_b, (bool, np.bool_)):
         raise ValueError(f"packed_b must be a bool, got {packed_b!r}")
     threads = check_threads(threads)
-    version = resolve_ort_version(ort_version)
     cpu = _kernel_cpu(kernel, cpu)
+    if kernel.startswith("qgemm"):  # None: the newest release running the modelled kernel on cpu
+        version = instruction_release(ort_version, cpu).version
+    else:
+        version = resolve_ort_version(ort_version)
     records = _RECORDERS[kernel](M, N, K, bool(packed_b), threads)
     return Trace(kernel, M, N, K, bool(packed_b), threads, version, tuple(records), cpu)
 

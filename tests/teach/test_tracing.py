@@ -278,7 +278,7 @@ def _traced_total(nodes, *, dot=False, threads=1):
 
 
 @pytest.mark.oracle
-@pytest.mark.parametrize("version", ["1.17.0", "1.27.0", "1.32.0"])
+@pytest.mark.parametrize("version", ["1.17.0", "1.27.0", "1.29.0"])
 def test_mmla_counts_equal_the_real_kernels(oracle, version):
     nodes = FULL if version == "1.17.0" else SMALL
     model, feeds = _onnx_model(nodes)
@@ -286,6 +286,28 @@ def test_mmla_counts_equal_the_real_kernels(oracle, version):
     got = oracle.count_instructions(model, feeds, mnemonics=tuple(expected), ort_version=version,
                                     session_config={oracle.FASTMATH_CONFIG_KEY: "1"})  # fmt: skip
     assert got == expected
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("version, cpu", [("1.30.0", "graviton3"), ("1.32.0", "graviton4")])
+def test_from_1_30_sve_cpus_run_an_sve_qgemm_kernel(oracle, version, cpu):
+    """SBGEMM traces still equal the real kernel; QGEMM runs SVE UMMLA/SMMLA instead of the
+    modelled Advanced SIMD kernel, and a trace of that release refuses to pretend otherwise."""
+    nodes = [n for n in SMALL if n[0] == "MatMul"]
+    model, feeds = _onnx_model(nodes)
+    expected = _traced_total(nodes)
+    got = oracle.count_instructions(model, feeds, mnemonics=tuple(expected), ort_version=version, cpu=cpu,
+                                    session_config={oracle.FASTMATH_CONFIG_KEY: "1"})  # fmt: skip
+    assert got == expected
+    q_nodes = [n for n in SMALL if n[0] == "MatMulInteger"]
+    model, feeds = _onnx_model(q_nodes)
+    got = oracle.count_instructions(model, feeds, mnemonics=("ummla", "smmla", "sve_ummla", "sve_smmla"),
+                                    ort_version=version, cpu=cpu)
+    assert got["ummla"] == got["smmla"] == 0 and got["sve_ummla"] > 0
+    assert got["sve_smmla"] > 0 if any(n[4] == S8 for n in q_nodes) else True
+    with pytest.raises(ValueError, match="SVE QGEMM kernel"):
+        trace("qgemm-u8u8", 8, 8, 8, ort_version=version, cpu=cpu)
+    assert trace("qgemm-u8u8", 8, 8, 8, cpu=cpu).ort_version == "1.29.0"
 
 
 @pytest.mark.oracle
