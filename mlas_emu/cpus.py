@@ -16,7 +16,14 @@ class Cpu:
 
     qemu_cpu: the ``-cpu`` value the oracle runs (never one that advertises SME: ORT would take
         KleidiAI SME kernels that no Graviton runs).
-    sve_bits: the SVE vector length (0: no SVE); ORT 1.24+ has SVE kernels whose results depend on it.
+    sve_bits: the SVE vector length (0: no SVE). The GEMMs modelled here give the same bits on
+        every CPU (oracle, 1.17.0-1.32.0: fp32 SGEMM runs NEON FMLA everywhere; QGEMM's SVE
+        UMMLA/SMMLA kernel from 1.30.0 sums exactly and keeps the fmaf output step); what
+        tells the CPUs apart there is BF16 (fastmath) and, from 1.29.0, a NaN in
+        DynamicQuantizeMatMul's A (SVE min/max kernel, see releases.Release.sve_min_max).
+        ORT's Softmax and LogSoftmax have SVE kernels (from 1.24-1.27; reworked with FEXPA in
+        1.29.0) whose bits differ from NEON's and depend on the vector length; from 1.29.0 Exp
+        runs an SVE kernel too (docs/cpus-and-1.29.md).
     """
 
     name: str
