@@ -23,7 +23,7 @@ class Cpu:
         DynamicQuantizeMatMul's A (SVE min/max kernel, see releases.Release.sve_min_max).
         ORT's Softmax and LogSoftmax have SVE kernels (from 1.24-1.27; reworked with FEXPA in
         1.29.0) whose bits differ from NEON's and depend on the vector length; from 1.29.0 Exp
-        runs an SVE kernel too (docs/cpus-and-1.29.md).
+        runs an SVE kernel too (docs/cpus.md).
     """
 
     name: str

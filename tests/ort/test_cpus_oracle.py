@@ -1,4 +1,4 @@
-"""What the real-Arm oracle shows about CPUs (docs/cpus-and-1.29.md): which results depend on
+"""What the real-Arm oracle shows about CPUs (docs/cpus.md): which results depend on
 Graviton2 (Neoverse N1: no BF16/I8MM, no SVE), Graviton3 (SVE 256-bit) and Graviton4 (SVE2
 128-bit), and where 1.29.0 changed. Oracle against oracle only: no emulator in these tests."""
 
