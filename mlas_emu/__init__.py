@@ -8,6 +8,9 @@ Layers, each importing only the one below it::
     analysis  error metrics and bounds; teach: traces, pictures   mlas_emu.analysis, mlas_emu.teach
     oracle    real Arm execution under qemu-aarch64 (beside them) mlas_emu.oracle
 
+    releases and cpus: the modelled ONNX Runtime releases and Graviton CPUs, as data read by
+    every layer (mlas_emu.releases, mlas_emu.cpus).
+
 Submodules load lazily so ``import mlas_emu`` stays cheap.
 """
 
@@ -17,7 +20,7 @@ import importlib
 
 from ._version import __version__
 
-_SUBMODULES = ("isa", "mlas", "ort", "analysis", "teach", "oracle", "errors")
+_SUBMODULES = ("isa", "mlas", "ort", "analysis", "teach", "oracle", "errors", "releases", "cpus")
 # name -> module defining it (the module path, not a package attribute: a submodule named
 # like its function would shadow it once imported).
 _SHORTCUTS = {"sgemm_bf16": "mlas.sbgemm", "qgemm": "mlas.qgemm"}

@@ -10,7 +10,9 @@ processors (:mod:`mlas_emu.mlas.quantize`).
 
 Every operator takes the arguments shared by ``mlas_emu.ort``: ``ort_version`` (None: the newest),
 ``threads`` (intra-op threads), ``cpu`` (:data:`mlas_emu.cpus.CPUS`) and ``session_config`` (ORT
-session config entries, :mod:`mlas_emu.ort.session_config`).
+session config entries, :mod:`mlas_emu.ort.session_config`). The CPU changes no result here except
+one (oracle, 1.17.0-1.32.0, docs/cpus.md): from 1.29.0 a NaN among the last len % 4 elements of
+DynamicQuantizeMatMul's A poisons the range on Graviton3/4 and is skipped on Graviton2.
 
 Shapes follow ONNX MatMul (NumPy ``matmul``): 1-D operands are promoted and the promoted axis
 dropped, batch axes broadcast. Integer results are exact modulo 2^32; float results follow the
