@@ -27,6 +27,7 @@ import numpy as np
 
 from ..mlas.qgemm import check_zero_point, gemm_batch_exact
 from ..mlas.quantize import quantization_parameters_u8, quantize_linear, requantize_output, scale_bias_output
+from .matmul_op import plan_matmul
 from .session_config import op_settings
 
 _U8, _S8 = np.dtype(np.uint8), np.dtype(np.int8)
@@ -69,11 +70,12 @@ def _check_types(op, a, b):
 
 
 def _matmul_shape(a_shape, b_shape):
-    """Output shape of ONNX MatMul (``MatMulComputeHelper``), or ValueError."""
+    """Output shape of ONNX MatMul (``MatMulComputeHelper``, :func:`~.matmul_op.plan_matmul`:
+    shapes only, no product), or ValueError."""
     if len(a_shape) == 1 and len(b_shape) == 1 and a_shape == b_shape:
         return (1,)
     try:
-        return np.matmul(np.empty(a_shape, np.int8), np.empty(b_shape, np.int8)).shape
+        return plan_matmul(tuple(a_shape), tuple(b_shape)).out_shape
     except ValueError as exc:
         raise ValueError(f"A {tuple(a_shape)} and B {tuple(b_shape)} are not MatMul-compatible: {exc}") from None
 
