@@ -356,3 +356,20 @@ def test_dynamic_quantize_matmul_non_finite_a(oracle, version, value, position):
         with pytest.warns(OrtDefectWarning, match="Inf or NaN"):
             got = ort.dynamic_quantize_matmul(A, B, np.float32(0.1), None, bias, ort_version=version)
     same_bits(got, expected)
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("version, threads", [("1.28.0", 24), ("1.30.0", 33), ("1.32.0", 64)])
+def test_many_intra_op_threads_do_not_change_quantized_results(oracle, version, threads):
+    """Thread targets reach the count (M*N*K / 65536 + 1 >= threads): the partition runs, the
+    int32 sums and the fmaf output step are per element, so the bits are the 1-thread bits."""
+    rng = np.random.default_rng(threads)
+    A8, B8 = ints(rng, np.uint8, (64, 256)), ints(rng, np.int8, (256, 272))
+    assert 64 * 256 * 272 // 65536 + 1 >= threads
+    same_bits(ort.matmul_integer(A8, B8, np.uint8(5), np.int8(-2), ort_version=version, threads=threads),
+              oracle.matmul_integer(A8, B8, np.uint8(5), np.int8(-2), ort_version=version, threads=threads))
+    A = rng.standard_normal((64, 256)).astype(np.float32)
+    bias = rng.standard_normal(272).astype(np.float32)
+    same_bits(ort.dynamic_quantize_matmul(A, B8, np.float32(0.02), None, bias, ort_version=version, threads=threads),
+              oracle.dynamic_quantize_matmul(A, B8, np.float32(0.02), None, bias, ort_version=version,
+                                             threads=threads))
