@@ -116,10 +116,3 @@ def test_cpus_resolve_and_refuse_clearly():
     with pytest.raises(ValueError, match="graviton2, graviton3, graviton4.*qemu_cpu"):
         cpus.resolve_cpu("neoverse-v1")
 
-
-def test_ci_runs_readme_test_command_verbatim():
-    readme = (ROOT / "README.md").read_text()
-    block = readme[readme.index("```\n") + 4:]
-    demo_command, test_command = block[:block.index("```")].strip().splitlines()
-    assert demo_command.endswith("mlas-emu demo") and "[demo]" in demo_command
-    assert (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1] == test_command
