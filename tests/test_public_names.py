@@ -38,3 +38,26 @@ def test_public_name_is_a_function_after_every_submodule_import(package, name):
 @pytest.mark.parametrize("package,name", PUBLIC_FUNCTIONS)
 def test_public_name_is_listed(package, name):
     assert name in dir(importlib.import_module(package)) or name in importlib.import_module(package).__all__
+
+
+def _packages() -> list[str]:
+    import pkgutil
+
+    import mlas_emu
+
+    return ["mlas_emu"] + sorted(info.name for info in pkgutil.walk_packages(mlas_emu.__path__, "mlas_emu.")
+                                 if info.ispkg)
+
+
+@pytest.mark.parametrize("package", _packages())
+def test_dir_lists_every_public_name(package):
+    """Tab completion offers lazily loaded names before their first use (checked in a fresh process)."""
+    code = f"import {package} as p; missing = set(p.__all__) - set(dir(p)); assert not missing, missing"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("package", _packages())
+def test_every_public_name_resolves(package):
+    pkg = importlib.import_module(package)
+    for name in pkg.__all__:
+        getattr(pkg, name)

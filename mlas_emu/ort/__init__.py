@@ -27,3 +27,8 @@ def __getattr__(name: str):
     if name in _EXPORTS:
         return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
     raise AttributeError(f"module 'mlas_emu.ort' has no attribute {name!r}")
+
+
+def __dir__():
+    # What is loaded plus what __getattr__ loads on first use, so tab completion offers both.
+    return sorted({*globals(), *__all__})
