@@ -23,7 +23,7 @@ from .report import ErrorReport, compare
 MODES = ("fp32", "bf16-fastmath", "int8-dynamic")
 
 
-@dataclass
+@dataclass(repr=False)
 class ModelRun:
     """Outputs (graph order) and GEMM node records of one run, with the graph that ran."""
 
@@ -32,6 +32,20 @@ class ModelRun:
     nodes: list
     model: object = field(repr=False)
     values: dict = field(default_factory=dict, repr=False)
+    ort_version: str | None = None
+    threads: int = 1
+
+    def __repr__(self) -> str:
+        # A few lines, not the arrays: a captured run holds every tensor of the model.
+        return "\n  ".join([f"ModelRun({self.mode}, {_setting(self)})",
+                            "outputs: " + _listed([f"{k} {_shape(v)}" for k, v in self.outputs.items()]),
+                            f"{_graph_text(self.model)}, {_gemm_text(self.nodes)}"])
+
+    def _repr_html_(self) -> str:
+        rows = [("mode", self.mode), ("setting", _setting(self)), ("graph", _graph_text(self.model)),
+                ("GEMM nodes", _gemm_text(self.nodes))]
+        rows += [(f"output {k}", _shape(v)) for k, v in self.outputs.items()]
+        return _html_table("mlas-emu-model-run", rows)
 
     def node(self, output_name: str):
         """The record of the GEMM node producing ``output_name``."""
@@ -115,7 +129,8 @@ def execute(m, feeds, *, mode, ort_version=None, threads=1, faithful=True, captu
         rec.progress = bar
         sess = ReferenceEvaluator(m, new_ops=make_ops(rec))
         values = dict(zip(wanted, sess.run(wanted, feeds)))
-    return ModelRun(mode, {k: values[k] for k in names}, rec.records, m, values if capture else {})
+    return ModelRun(mode, {k: values[k] for k in names}, rec.records, m, values if capture else {},
+                    resolve_ort_version(ort_version), threads)
 
 
 @dataclass
@@ -136,13 +151,35 @@ class NodeError:
     local: ErrorReport | None
 
 
-@dataclass
+@dataclass(repr=False)
 class ModelComparison:
     """Per mode: per GEMM node errors and end-to-end output errors, all against the fp32 run."""
 
     runs: dict
     nodes: dict
     outputs: dict
+
+    def __repr__(self) -> str:
+        base = self.runs["fp32"]
+        lines = [f"ModelComparison({', '.join(self.nodes)} vs fp32, {_setting(base)})"]
+        for mode in self.nodes:
+            run = self.runs[mode]
+            lines.append(f"{mode}: {_graph_text(run.model)}, {_gemm_text(run.nodes)}{_worst_local(self.nodes[mode])}")
+            lines += [f"  {k} {_shape(self.runs[mode].outputs[k])}: {_headline(r)}"
+                      for k, r in list(self.outputs[mode].items())[:_SHOWN]]
+            if len(self.outputs[mode]) > _SHOWN:
+                lines.append(f"  ... ({len(self.outputs[mode]) - _SHOWN} more outputs)")
+        return "\n  ".join(lines)
+
+    def _repr_html_(self) -> str:
+        head = ("mode", "output", "shape", "normwise rel", "rel error p99", "max rel", "ulps p99", "identical")
+        rows = [(mode, k, _shape(self.runs[mode].outputs[k]), f"{r.normwise_rel_error:.3g}",
+                 f"{r.p99_rel_error:.3g}", f"{r.max_rel_error:.3g}", r.significant_p99_ulp,
+                 f"{r.fraction_identical:.1%}")
+                for mode in self.nodes for k, r in self.outputs[mode].items()]
+        title = (f"{', '.join(self.nodes)} vs fp32, {_setting(self.runs['fp32'])}; GEMM nodes: "
+                 + "; ".join(f"{m}: {_gemm_text(self.runs[m].nodes)}" for m in self.nodes))
+        return _html_grid("mlas-emu-model-comparison", title, head, rows)
 
     def table(self, mode: str) -> str:
         """The per-node table and end-to-end metrics as text."""
@@ -163,6 +200,75 @@ class ModelComparison:
                                  for e in self.nodes[mode]],
                        "outputs": {k: v.to_dict() for k, v in self.outputs[mode].items()}}
                 for mode in self.nodes}
+
+
+# Outputs listed in a repr before "... (n more)".
+_SHOWN = 6
+
+
+def _setting(run) -> str:
+    threads = f"{run.threads} thread{'s' if run.threads != 1 else ''}"
+    return f"ORT {run.ort_version or 'default'}, {threads}"
+
+
+def _shape(value) -> str:
+    a = np.asarray(value)
+    return f"{a.dtype} {tuple(a.shape)}"
+
+
+def _listed(items: list) -> str:
+    more = f", ... ({len(items) - _SHOWN} more)" if len(items) > _SHOWN else ""
+    return ", ".join(items[:_SHOWN]) + more
+
+
+def _graph_text(model) -> str:
+    graph = getattr(model, "graph", None)
+    if graph is None:
+        return "no graph"
+    name = f"graph {graph.name[:40]!r} of " if graph.name else ""
+    return f"{name}{len(graph.node)} nodes"
+
+
+def _gemm_text(records) -> str:
+    paths = {}
+    for r in records:
+        paths[r.path] = paths.get(r.path, 0) + 1
+    return f"{len(records)} GEMM" + (" (" + ", ".join(f"{p} x{n}" for p, n in paths.items()) + ")" if paths else "")
+
+
+def _worst_local(errors) -> str:
+    local = [e for e in errors if e.local is not None]
+    if not local:
+        return ""
+    worst = max(local, key=lambda e: e.local.normwise_rel_error)
+    return f"; largest local error {worst.local.normwise_rel_error:.2e} ({worst.name[:40]})"
+
+
+def _headline(rep: ErrorReport) -> str:
+    return (f"normwise rel {rep.normwise_rel_error:.3g}, rel error p99 {rep.p99_rel_error:.3g}, "
+            f"ulps p99 {rep.significant_p99_ulp}, identical {rep.fraction_identical:.1%}")
+
+
+def _html_table(cls: str, rows) -> str:
+    from html import escape
+
+    body = "".join(f"<tr><th style='text-align:left'>{escape(str(k))}</th><td>{escape(str(v))}</td></tr>"
+                   for k, v in rows)
+    return f"<table class='{cls}'>{body}</table>"
+
+
+def _html_grid(cls: str, title: str, head, rows) -> str:
+    from html import escape
+
+    body = "".join(f"<tr>{_cells('td', r)}</tr>" for r in rows)
+    return (f"<table class='{cls}'><caption style='text-align:left'>{escape(title)}</caption>"
+            f"<tr>{_cells('th', head)}</tr>{body}</table>")
+
+
+def _cells(tag: str, row) -> str:
+    from html import escape
+
+    return "".join(f"<{tag}>{escape(str(v))}</{tag}>" for v in row)
 
 
 def _rel(rep) -> str:
