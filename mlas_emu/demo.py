@@ -13,7 +13,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from .releases import DEFAULT_ORT_VERSION
+from .errors import cli_type, positive_int, writable_folder
+from .releases import DEFAULT_ORT_VERSION, resolve_ort_version
 
 #: The example: chosen so that some sums need more than fp32's 24 bits (round to odd shows).
 A_VALUES = [[1.5, -2.25, 0.0078125, 96.0], [0.1, 300.0, -0.375, 1.0e-3]]
@@ -21,14 +22,26 @@ B_VALUES = [[3.0, 0.5], [1.0 / 3.0, -7.0], [1000.0, 0.2], [-0.0625, 2.5e-4]]
 C_VALUES = [[1.0, -0.0], [16777216.0, 0.3]]
 
 
+#: ``mlas-emu demo --help``'s description (plain text: argparse shows it as written).
+DESCRIPTION = ("Embed a few sentences with all-MiniLM-L6-v2 under fp32, bf16 fastmath and int8 as ONNX "
+               "Runtime computes them on Graviton, print how the embeddings change and save a plot; "
+               "or, with --bfmmla, work one BFMMLA instruction through step by step.")
+
+
 def register(sub):
     p = sub.add_parser("demo", help="MiniLM embeddings under fp32, bf16 fastmath and int8 as Graviton computes them",
-                       description=__doc__.splitlines()[0])
+                       description=DESCRIPTION)
     p.add_argument("--bfmmla", action="store_true",
                    help="instead, work one BFMMLA instruction through step by step")
-    p.add_argument("--out-dir", default=".", help="where the MiniLM demo saves its plot (default: .)")
-    p.add_argument("--ort-version", default=None, help=f"emulated ONNX Runtime release (default {DEFAULT_ORT_VERSION}, the newest modelled)")
-    p.add_argument("--threads", type=int, default=1, help="emulated intra-op thread count (default 1)")
+    p.add_argument("--out-dir", type=cli_type(writable_folder), default=None, metavar="DIR",
+                   help="existing folder where the MiniLM demo saves its plot (default: the current folder)")
+    p.add_argument("--ort-version", type=cli_type(resolve_ort_version), default=None, metavar="V",
+                   help=f"emulated ONNX Runtime release (default {DEFAULT_ORT_VERSION}, the newest modelled)")
+    p.add_argument("--threads", type=cli_type(positive_int), default=1, metavar="N",
+                   help="emulated intra-op thread count (default 1)")
+    p.add_argument("--intended", action="store_true",
+                   help="compute what ONNX Runtime intends where it has a known defect (docs/defects.md), "
+                        "instead of reproducing the defect as Graviton does")
     p.set_defaults(func=run)
 
 

@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -48,8 +50,37 @@ def quantize_int8(model):
     with tempfile.TemporaryDirectory(prefix="mlas-emu-") as tmp:
         src, dst = Path(tmp, "model.onnx"), Path(tmp, "model.int8.onnx")
         onnx.save(model, str(src))
-        q.quantize_dynamic(str(src), str(dst))
+        with _without_preprocessing_advice():
+            q.quantize_dynamic(str(src), str(dst))
         return onnx.load(str(dst))
+
+
+#: The start of the quantizer's root-logger WARNING on every model not run through its
+#: pre-processing script; we quantize as ``quantize_dynamic``'s defaults do, on purpose.
+_PREPROCESSING_ADVICE = "Please consider to run pre-processing before quantization"
+
+
+def _not_preprocessing_advice(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith(_PREPROCESSING_ADVICE)
+
+
+@contextlib.contextmanager
+def _without_preprocessing_advice():
+    """Drop the quantizer's pre-processing advice during the call, and only it; the caller's
+    logging setup is as it was afterwards."""
+    root = logging.getLogger()
+    # logging.warning() on a root logger without handlers calls basicConfig(), which installs a
+    # handler for good; logging's last resort (WARNING and up on stderr) stands in meanwhile.
+    stand_in = None if root.handlers else (logging.lastResort or logging.NullHandler())
+    if stand_in is not None:
+        root.addHandler(stand_in)
+    root.addFilter(_not_preprocessing_advice)
+    try:
+        yield
+    finally:
+        root.removeFilter(_not_preprocessing_advice)
+        if stand_in is not None:
+            root.removeHandler(stand_in)
 
 
 def ort_optimized(model, level: str = ORT_LEVEL):

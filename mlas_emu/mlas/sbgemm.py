@@ -24,12 +24,11 @@ caller's buffer as finite, taken as 0.0); ``faithful=False`` computes what the c
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import OrtDefectWarning
+from ..errors import OrtDefectWarning, warn_caller
 from . import sbgemm_kernel_neon as kn
 from ._checks import as_f32_bias, as_f32_matrix
 from ..releases import release
@@ -78,15 +77,12 @@ class DefectLog:
         else:
             self.omitted[name] = self.omitted.get(name, 0) + 1
 
-    def warn(self, stacklevel: int = 3) -> None:
+    def warn(self) -> None:
+        """One warning per defect, attributed to the line that called into mlas-emu."""
         for name, details in self.events.items():
             what = "reproduced" if self.faithful else "corrected (faithful=False)"
             more = f"; and {self.omitted[name]} more" if self.omitted.get(name) else ""
-            warnings.warn(
-                f"{DEFECT_TEXT[name]}; {what}: {'; '.join(details)}{more}",
-                OrtDefectWarning,
-                stacklevel=stacklevel,
-            )
+            warn_caller(f"{DEFECT_TEXT[name]}; {what}: {'; '.join(details)}{more}", OrtDefectWarning)
 
 
 @dataclass

@@ -5,20 +5,22 @@ from __future__ import annotations
 import sys
 
 from ..cpus import CPUS, DEFAULT_CPU
+from ..errors import cli_error, cli_type
 from . import _paths
 
 
 def register(sub):
     p = sub.add_parser("oracle", help="real-Arm oracle (qemu-aarch64 + ONNX Runtime aarch64)",
                        description="Provision and inspect the real-Arm oracle.")
-    actions = p.add_subparsers(dest="oracle_command", metavar="ACTION")
-    p.set_defaults(func=lambda args: p.print_help() or 2)
+    actions = p.add_subparsers(dest="oracle_command", metavar="ACTION", help="setup or status")
+    p.set_defaults(func=lambda args: p.print_help(sys.stderr) or 2)
 
     s = actions.add_parser(
         "setup", help="install qemu-aarch64, an arm64 CPython, ORT aarch64 wheels and the harness",
         description="Idempotent: what is installed is kept; a rerun takes about a second. "
                     f"Cache folder: {_paths.oracle_dir()} (env MLAS_EMU_ORACLE_DIR overrides).")
     s.add_argument("--ort-version", action="append", metavar="V", dest="ort_versions",
+                   type=cli_type(_paths.check_oracle_version),
                    help="ONNX Runtime release to install (repeatable; default: "
                         f"{', '.join(_paths.DEFAULT_SETUP_VERSIONS)}; any of "
                         f"{_paths.OLDEST_ORACLE_VERSION}..{_paths.oracle_versions()[-1]})")
@@ -38,8 +40,7 @@ def _setup(args) -> int:
     try:
         setup(args.ort_versions, cpu=args.cpu, log=lambda msg: print(f"oracle setup: {msg}", flush=True))
     except (OracleUnavailable, ValueError) as exc:
-        print(f"oracle setup failed: {exc}", file=sys.stderr)
-        return 1
+        return cli_error("oracle setup", exc, 1)
     return _status(None)
 
 

@@ -13,12 +13,11 @@ it; otherwise MLAS fp32 SGEMM (:mod:`mlas_emu.mlas.sgemm`). A 2-D constant B is 
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import OrtDefectWarning
+from ..errors import OrtDefectWarning, warn_caller
 from ..mlas import sbgemm as sb
 from ..mlas import sbgemm_kernel_neon as kn
 from .session_config import fastmath_config, op_settings
@@ -178,7 +177,7 @@ def fused_matmul(A, B, *, trans_a: bool = False, trans_b: bool = False, alpha: f
     """
     if mode not in ("exact", "approx"):
         raise ValueError(f"mode must be 'exact' or 'approx', got {mode!r}")
-    settings = op_settings(ort_version, cpu, threads, fastmath_config(fastmath, session_config), stacklevel=4)
+    settings = op_settings(ort_version, cpu, threads, fastmath_config(fastmath, session_config))
     profile = settings.release
     a = _check_input(A, "A")
     b = _check_input(B, "B")
@@ -220,7 +219,7 @@ def fused_matmul(A, B, *, trans_a: bool = False, trans_b: bool = False, alpha: f
         use_sbgemm = fp32_buffer_as_bf16 = False
     if notes:
         verb = "reproduced" if faithful else "corrected (fp32 SGEMM, as later releases compute it)"
-        warnings.warn(f"ONNX Runtime {_op} defect: {'; '.join(notes)}; {verb}", OrtDefectWarning, stacklevel=3)
+        warn_caller(f"ONNX Runtime {_op} defect: {'; '.join(notes)}; {verb}", OrtDefectWarning)
     if use_sbgemm:
         _run_sbgemm(a, b, plan, out, bf16_packed or fp32_buffer_as_bf16, threads, faithful, profile,
                     fp32_buffer=fp32_buffer_as_bf16)
@@ -268,7 +267,7 @@ def _run_sbgemm(a, b, plan, out, packed, threads, faithful, rel, fp32_buffer=Fal
         for lo, ro, oo in zip(plan.left_offsets, plan.right_offsets, plan.out_offsets)
     ]
     log = sb.sbgemm_batch(plan.m, plan.n, plan.k, data, threads=threads, faithful=faithful, ort_version=rel)
-    log.warn(stacklevel=4)
+    log.warn()
 
 
 def _fp32_packed_as_bf16(b):

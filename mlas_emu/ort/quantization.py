@@ -50,7 +50,7 @@ def _profile(ort_version, threads, b_is_initializer=True, cpu=None, session_conf
     1.28.0-1.32.0), so no release-specific behaviour is selected here."""
     if not isinstance(b_is_initializer, (bool, np.bool_)):
         raise TypeError(f"b_is_initializer must be a bool, got {type(b_is_initializer).__name__}")
-    return op_settings(ort_version, cpu, threads, session_config, stacklevel=4)
+    return op_settings(ort_version, cpu, threads, session_config)
 
 
 def _array(x, name):
@@ -212,17 +212,15 @@ def dynamic_quantize_matmul(A, B, b_scale, b_zero_point=None, bias=None, *, b_is
 
 
 def _warn_non_finite(A):
-    import warnings
+    from ..errors import OrtDefectWarning, warn_caller
 
-    from ..errors import OrtDefectWarning
-
-    warnings.warn(
+    warn_caller(
         "DynamicQuantizeMatMul: A holds Inf or NaN. ONNX Runtime quantizes A with a range taken "
         "over the whole tensor, so an infinity makes the scale infinite and most outputs NaN, and a "
         "NaN is either ignored (when it lies in the last len(A) % 4 elements of a min/max block, "
         "before 1.29.0 or on a CPU without SVE) or makes every output NaN. The emulator returns "
         "exactly what Arm ONNX Runtime returns.",
-        OrtDefectWarning, stacklevel=3)
+        OrtDefectWarning)
 
 
 def matmul_integer_to_float(A, B, a_scale, b_scale, a_zero_point=None, b_zero_point=None, bias=None, *,

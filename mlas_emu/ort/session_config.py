@@ -9,14 +9,13 @@ do we, with a warning.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..cpus import Cpu, resolve_cpu
-from ..errors import OrtConfigWarning
+from ..errors import OrtConfigWarning, warn_caller
 from ..mlas.threading import check_threads
 from ..releases import Release, release, version_tuple
 
@@ -74,7 +73,7 @@ class OpSettings:
         return self.config.get(DISABLE_PREPACKING_KEY) != "1"
 
 
-def op_settings(ort_version=None, cpu=None, threads=1, session_config=None, *, stacklevel: int = 3) -> OpSettings:
+def op_settings(ort_version=None, cpu=None, threads=1, session_config=None) -> OpSettings:
     """Validate the arguments every ``mlas_emu.ort`` operator shares.
 
     ``session_config``: a mapping of ORT session config entries (str -> str). Entries the release
@@ -84,7 +83,7 @@ def op_settings(ort_version=None, cpu=None, threads=1, session_config=None, *, s
     rel = release(ort_version)
     desc = resolve_cpu(cpu)
     check_threads(threads)
-    return OpSettings(rel, desc, threads, _read_config(session_config, rel, stacklevel + 1))
+    return OpSettings(rel, desc, threads, _read_config(session_config, rel))
 
 
 def fastmath_config(fastmath, session_config):
@@ -108,7 +107,7 @@ def fastmath_config(fastmath, session_config):
     return config
 
 
-def _read_config(session_config, rel: Release, stacklevel: int) -> dict[str, str]:
+def _read_config(session_config, rel: Release) -> dict[str, str]:
     if session_config is None:
         return {}
     if not isinstance(session_config, Mapping):
@@ -123,8 +122,8 @@ def _read_config(session_config, rel: Release, stacklevel: int) -> dict[str, str
         if known is None or version_tuple(known.first) > rel.version_tuple:
             why = ("is not an entry the emulated operators know" if known is None
                    else f"is read only from ONNX Runtime {known.first} on")
-            warnings.warn(f"session config entry {key!r} {why}; ONNX Runtime {rel.version} ignores it, "
-                          "and so does the emulator", OrtConfigWarning, stacklevel=stacklevel)
+            warn_caller(f"session config entry {key!r} {why}; ONNX Runtime {rel.version} ignores it, "
+                        "and so does the emulator", OrtConfigWarning)
             continue
         if not known.emulated and value != known.default:
             raise ValueError(f"session config entry {key}={value!r} is not emulated ({known.effect}); "

@@ -19,7 +19,9 @@ pytestmark = pytest.mark.oracle
 
 
 def test_setup_refuses_unknown_releases_naming_the_newest(capsys):
-    assert cli.main(["oracle", "setup", "--ort-version", "1.17.0", "--ort-version", "9.9"]) == 1
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["oracle", "setup", "--ort-version", "1.17.0", "--ort-version", "9.9"])
+    assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert "accepted" in err and f"newest modelled release is {ORT_RELEASES[-1]}" in err
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from mlas_emu.cli import main
 
 
@@ -12,5 +14,7 @@ def test_trace_prints_counts(capsys):
 
 
 def test_trace_rejects_unknown_kernel(capsys):
-    assert main(["trace", "fp16", "8", "8", "8"]) == 2
-    assert "unknown kernel" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_:
+        main(["trace", "fp16", "8", "8", "8"])
+    assert exit_.value.code == 2
+    assert "unknown kernel" in capsys.readouterr().err
