@@ -13,8 +13,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from .errors import cli_type, positive_int, writable_folder
-from .releases import DEFAULT_ORT_VERSION, resolve_ort_version
+from .analysis.cli import add_session_options
+from .errors import cli_type, writable_folder
 
 #: The example: chosen so that some sums need more than fp32's 24 bits (round to odd shows).
 A_VALUES = [[1.5, -2.25, 0.0078125, 96.0], [0.1, 300.0, -0.375, 1.0e-3]]
@@ -35,13 +35,7 @@ def register(sub):
                    help="instead, work one BFMMLA instruction through step by step")
     p.add_argument("--out-dir", type=cli_type(writable_folder), default=None, metavar="DIR",
                    help="existing folder where the MiniLM demo saves its plot (default: the current folder)")
-    p.add_argument("--ort-version", type=cli_type(resolve_ort_version), default=None, metavar="V",
-                   help=f"emulated ONNX Runtime release (default {DEFAULT_ORT_VERSION}, the newest modelled)")
-    p.add_argument("--threads", type=cli_type(positive_int), default=1, metavar="N",
-                   help="emulated intra-op thread count (default 1)")
-    p.add_argument("--intended", action="store_true",
-                   help="compute what ONNX Runtime intends where it has a known defect (docs/defects.md), "
-                        "instead of reproducing the defect as Graviton does")
+    add_session_options(p)
     p.set_defaults(func=run)
 
 

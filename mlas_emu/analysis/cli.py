@@ -24,15 +24,20 @@ def register(sub):
     p.add_argument("--inputs", metavar="FILE.npz", type=cli_type(npz_feeds),
                    help="feeds: one array per graph input, named like the input (default: random "
                         "values for float inputs, zeros for integer ones; symbolic dims = 1)")
+    add_session_options(p)
+    p.add_argument("--json", metavar="FILE", type=cli_type(writable_file), help="also write the numbers as JSON")
+    p.set_defaults(func=run)
+
+
+def add_session_options(p) -> None:
+    """The emulated session's options, shared by ``mlas-emu model`` and ``mlas-emu demo``."""
     p.add_argument("--ort-version", type=cli_type(resolve_ort_version), default=None, metavar="V",
-                   help=f"ONNX Runtime release (default {DEFAULT_ORT_VERSION}, the newest modelled)")
+                   help=f"emulated ONNX Runtime release (default {DEFAULT_ORT_VERSION}, the newest modelled)")
     p.add_argument("--threads", type=cli_type(positive_int), default=1, metavar="N",
                    help="the session's intra-op thread count (default 1)")
     p.add_argument("--intended", action="store_true",
                    help="compute what ONNX Runtime intends where it has a known defect (docs/defects.md), "
                         "instead of reproducing the defect as Graviton does")
-    p.add_argument("--json", metavar="FILE", type=cli_type(writable_file), help="also write the numbers as JSON")
-    p.set_defaults(func=run)
 
 
 def onnx_model(path: str):
