@@ -63,14 +63,18 @@ def _run_all(oracle, model, feeds, version, config=None, cpus=CPUS):
             for cpu in cpus}
 
 
+def _assert_cpus_agree(out):
+    """Every output of Graviton2 and Graviton4 has Graviton3's bits."""
+    for name in out["graviton3"]:
+        assert _same(out["graviton2"][name], out["graviton3"][name]), name
+        assert _same(out["graviton4"][name], out["graviton3"][name]), name
+
+
 @pytest.mark.parametrize("version", ["1.28.0", "1.32.0"])
 def test_fp32_matmul_bits_are_the_same_on_every_cpu(oracle, version):
     """fp32 SGEMM runs the NEON FMLA kernel on all three CPUs (also 1.17.0-1.30.0, 95,904 elements)."""
     model, feeds = _matmul_cases()
-    out = _run_all(oracle, model, feeds, version)
-    for name in out["graviton3"]:
-        assert _same(out["graviton2"][name], out["graviton3"][name]), name
-        assert _same(out["graviton4"][name], out["graviton3"][name]), name
+    _assert_cpus_agree(_run_all(oracle, model, feeds, version))
 
 
 def test_fastmath_graviton4_is_graviton3_and_graviton2_runs_fp32(oracle):
@@ -118,10 +122,7 @@ def test_quantized_gemms_are_the_same_on_every_cpu(oracle, version):
     """UDOT/SDOT (Graviton2), NEON UMMLA/SMMLA (Graviton3/4 up to 1.29.0) and SVE UMMLA/SMMLA
     (Graviton3/4 from 1.30.0): the same int32 sums and the same DynamicQuantizeMatMul floats."""
     model, feeds = _quantized_model()
-    out = _run_all(oracle, model, feeds, version)
-    for name in out["graviton3"]:
-        assert _same(out["graviton2"][name], out["graviton3"][name]), name
-        assert _same(out["graviton4"][name], out["graviton3"][name]), name
+    _assert_cpus_agree(_run_all(oracle, model, feeds, version))
 
 
 def test_a_nan_in_the_tail_of_a_quantized_a_depends_on_sve_from_1_29(oracle):
