@@ -18,7 +18,8 @@ import sys
 import warnings
 
 from ._version import __version__
-from .errors import MlasEmuError, OrtConfigWarning, OrtDefectWarning, UsageError, cli_error
+from ._cli_args import cli_error
+from .errors import MlasEmuError, OrtConfigWarning, OrtDefectWarning, UsageError
 
 #: Modules that add subcommands: each defines ``register(subparsers)``; the parser's
 #: ``func`` default receives the parsed arguments and returns an exit code.

@@ -14,7 +14,7 @@ from fractions import Fraction
 import numpy as np
 
 from .analysis.cli import add_session_options
-from .errors import cli_type, writable_folder
+from ._cli_args import cli_type, writable_folder
 
 #: The example: chosen so that some sums need more than fp32's 24 bits (round to odd shows).
 A_VALUES = [[1.5, -2.25, 0.0078125, 96.0], [0.1, 300.0, -0.375, 1.0e-3]]

@@ -157,7 +157,8 @@ def test_every_positional_argument_has_help():
 
 
 def test_ints_are_checked_as_ints():
-    from mlas_emu.errors import UsageError, non_negative_int, positive_int
+    from mlas_emu._cli_args import non_negative_int, positive_int
+    from mlas_emu.errors import UsageError
 
     assert positive_int("3") == 3 and non_negative_int("0") == 0
     for bad in ("0", "-2", "1.5", "x", ""):

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "mlas_emu"
-BASE = {"_jit", "_host_fp", "errors", "releases", "cpus"}
+BASE = {"_jit", "_host_fp", "_cli_args", "errors", "releases", "cpus"}
 #: layer -> the parts of mlas_emu it may import (besides itself)
 ALLOWED = {
     "isa": BASE,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import sys
 
-from ..errors import UsageError, cli_error, cli_type, positive_int, require, writable_file
+from .._cli_args import cli_error, cli_type, positive_int, writable_file
+from ..errors import UsageError, require
 from ..releases import DEFAULT_ORT_VERSION, resolve_ort_version
 
 

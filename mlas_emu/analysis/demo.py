@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..cpus import resolve_cpu
-from ..errors import writable_folder
+from .._cli_args import writable_folder
 from ..releases import DEFAULT_ORT_VERSION
 
 #: Short sentences keep the demo under a minute on two cores (the bf16 kernel is emulated exactly).
@@ -155,7 +155,8 @@ def run(args=None) -> int:
     current folder (``args.out_dir`` / ``ort_version`` / ``threads`` / ``intended`` if present)."""
     import sys
 
-    from ..errors import MissingExtra, cli_error
+    from ..errors import MissingExtra
+    from .._cli_args import cli_error
 
     try:
         minilm_demo(out_dir=getattr(args, "out_dir", None) or ".", ort_version=getattr(args, "ort_version", None),

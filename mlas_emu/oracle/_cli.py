@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..cpus import CPUS, DEFAULT_CPU
-from ..errors import cli_error, cli_type
+from .._cli_args import cli_error, cli_type
 from . import _paths
 
 

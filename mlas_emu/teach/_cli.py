@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..errors import UsageError, cli_type, creatable_folder, non_negative_int, positive_int
+from .._cli_args import cli_type, creatable_folder, non_negative_int, positive_int
+from ..errors import UsageError
 from ..releases import resolve_ort_version
 
 
