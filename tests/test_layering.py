@@ -2,8 +2,9 @@
 nothing optional.
 
 isa (instructions) <- mlas (MLAS packing, kernels, drivers) <- ort (operators, releases)
-<- analysis / teach; ``_jit``, ``_host_fp``, ``errors`` and the data tables ``releases`` and ``cpus`` serve every layer; ``oracle`` stands beside and
-no emulator layer imports it. Imports inside functions count too (lazy imports are still
+<- analysis / teach; ``_jit``, ``_host_fp``, ``_cli_args``, ``errors`` and the data tables
+``releases`` and ``cpus`` serve every layer; ``oracle`` stands beside and no emulator layer
+imports it. Imports inside functions count too (lazy imports are still
 dependencies).
 """
 
