@@ -219,9 +219,14 @@ def save_all(directory) -> list[Path]:
 
 
 def main(argv=None) -> int:
-    require("matplotlib", "viz").use("Agg")
+    """``python -m mlas_emu.teach.figures FOLDER``: the folder is required, so a bare call never
+    overwrites the project's ``docs/images`` by accident (``mlas-emu figures FOLDER`` is the same)."""
     args = sys.argv[1:] if argv is None else argv
-    for path in save_all(args[0] if args else "docs/images"):
+    if len(args) != 1:
+        print("usage: python -m mlas_emu.teach.figures FOLDER  (e.g. docs/images)", file=sys.stderr)
+        return 2
+    require("matplotlib", "viz").use("Agg")
+    for path in save_all(args[0]):
         print(path)
     return 0
 

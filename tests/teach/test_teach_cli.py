@@ -18,3 +18,11 @@ def test_trace_rejects_unknown_kernel(capsys):
         main(["trace", "fp16", "8", "8", "8"])
     assert exit_.value.code == 2
     assert "unknown kernel" in capsys.readouterr().err
+
+
+def test_figures_module_requires_its_folder(tmp_path, monkeypatch, capsys):
+    from mlas_emu.teach import figures
+
+    monkeypatch.chdir(tmp_path)
+    assert figures.main([]) == 2
+    assert "FOLDER" in capsys.readouterr().err and not any(tmp_path.iterdir())
