@@ -22,6 +22,7 @@ or thread split. Two paths compute it:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -134,6 +135,7 @@ def instruction_release(ort_version, cpu):
     return release(_last_neon_qgemm_release() if sve_mmla else None)
 
 
+@functools.lru_cache(maxsize=None)
 def _last_neon_qgemm_release() -> str:
     return [v for v in ORT_RELEASES if not release(v).qgemm_sve_kernel][-1]
 
@@ -379,15 +381,15 @@ def qgemm(A, B, a_zero_point=0, b_zero_point=0, *, threads=1, packed_b=True, pat
     zpb = check_zero_point(b_zero_point, B.dtype, "b_zero_point", length=B.shape[1])
     check_threads(threads)
     release(ort_version)  # validated on every path
+    desc = resolve_cpu(cpu)
     if path not in PATHS:
         raise ValueError(f"path must be one of {PATHS}, got {path!r}")
     if trace is not None and path != "instructions":
         raise ValueError("a trace is only recorded with path='instructions'")
     if path != "instructions":
-        resolve_cpu(cpu)
         return qgemm_fast(A, B, zpa, zpb)
-    rel = instruction_release(ort_version, cpu)
-    run = qgemm_instructions if resolve_cpu(cpu).i8mm else qgemm_dot_instructions
+    rel = instruction_release(ort_version, desc.name)
+    run = qgemm_instructions if desc.i8mm else qgemm_dot_instructions
     return run(A, B, zpa, zpb, threads=threads, packed_b=packed_b, trace=trace, ort_version=rel)
 
 

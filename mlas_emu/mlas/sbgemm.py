@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import OrtDefectWarning, warn_caller
+from ..releases import release
 from . import sbgemm_kernel_neon as kn
 from ._checks import as_f32_bias, as_f32_matrix
-from ..releases import release
 from .threading import check_threads, gemm_thread_range, partition
 
 #: Elements of the thread-local B panel (UpAlignSize(Strides.N * Strides.K * sizeof(bf16)) / 2).
