@@ -14,6 +14,18 @@ FPAdd, FPDot).
 >>> bfmmla_tile(np.zeros((2, 2), np.float32), A, B)
 array([[10., 10.],
        [26., 26.]], dtype=float32)
+
+The register form: ``vn`` holds A (2x4) row by row, ``vm`` B (4x2) column by column, the
+result C (2x2) row by row. Graviton3 rounds the pair sum 1 + 2**-24 to odd; FEAT_EBF16's
+fused dot (``FPCR.EBF``) rounds it to nearest even.
+
+>>> from mlas_emu.isa import bfmmla, FPCR
+>>> vn = np.array([1, 1, 0, 0, 2, 0, 0, 0], dtype=ml_dtypes.bfloat16)
+>>> vm = np.array([1, 2**-24, 0, 0, 1, 1, 1, 1], dtype=ml_dtypes.bfloat16)
+>>> bfmmla(np.zeros(4, np.float32), vn, vm)
+array([1.0000001, 2.       , 2.       , 2.       ], dtype=float32)
+>>> bfmmla(np.zeros(4, np.float32), vn, vm, fpcr=FPCR(ebf=True))
+array([1., 2., 2., 2.], dtype=float32)
 """
 
 from .bfloat import bfdot, bfmmla

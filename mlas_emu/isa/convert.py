@@ -104,8 +104,8 @@ def bfcvt(x, *, fpcr=None):
     (Graviton3's default: round to nearest even, denormals kept, NaN payloads kept and quieted).
 
     >>> import numpy as np
-    >>> bfcvt(np.array([1.00390625, 1.01171875], dtype=np.float32))  # ties go to even
-    array([1, 1.01562], dtype=bfloat16)
+    >>> bfcvt(np.array([1.00390625, 1.01171875], dtype=np.float32)).astype(np.float32)  # ties to even
+    array([1.      , 1.015625], dtype=float32)
     >>> bfcvt(np.array([0x7FA00000], dtype=np.uint32)).view(np.uint16)  # NaN: quieted, payload kept
     array([32736], dtype=uint16)
     """

@@ -403,6 +403,14 @@ def sgemm_bf16(A, B, bias=None, *, packed_b: bool = True, threads: int = 1, fait
     ``mode="approx"`` (opt-in) is NOT bit-exact: bf16-rounded inputs and numpy's fp32 product
     (:func:`mlas_emu.mlas.sbgemm_approx.sgemm_bf16_approx`, error bound in its docstring); it models
     no defect and ignores ``packed_b``, ``threads``, ``faithful`` and ``path``.
+
+    >>> import numpy as np
+    >>> A = np.array([[1.00390625, 2.0]], np.float32)  # 1 + 2**-8 rounds to 1 in bf16
+    >>> sgemm_bf16(A, np.ones((2, 1), np.float32), bias=np.array([0.5], np.float32))
+    array([[3.5]], dtype=float32)
+    >>> A = np.array([[1, 1, 0, 0]], np.float32); B = np.array([[1], [2**-24], [0], [0]], np.float32)
+    >>> sgemm_bf16(A, B), A @ B  # 1 + 2**-24: BFMMLA rounds to odd, fp32 to even
+    (array([[1.0000001]], dtype=float32), array([[1.]], dtype=float32))
     """
     if mode not in ("exact", "approx"):
         raise ValueError(f"mode must be 'exact' or 'approx', got {mode!r}")
