@@ -1,7 +1,7 @@
 """``run_instructions``: real Arm instructions on batches of registers, through the harness.
 
-The operands and results follow the ``mlas_emu.isa`` function of the same name (DESIGN
-contract): leading dimensions broadcast, the last one holds the lanes of ``s`` 128-bit segments.
+The operands and results follow the ``mlas_emu.isa`` function of the same name (lane layouts:
+docs/concepts-isa.md): leading dimensions broadcast, the last one holds the lanes of ``s`` 128-bit segments.
 ``s == 1`` runs the Advanced SIMD instruction (what MLAS uses); ``s > 1`` runs the SVE form with
 the vector length set to ``16*s`` bytes. One harness process serves a whole call.
 """
