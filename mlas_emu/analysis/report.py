@@ -29,7 +29,7 @@ _FLOAT_KINDS = ("f",)
 class ErrorReport:
     """Error of ``result`` against ``reference`` (same shape), element by element.
 
-    Attributes (DESIGN section 6):
+    Attributes (the metrics table of docs/analysis.md):
         max_abs_error, median_abs_error: |result - reference| over the elements where both are
             finite (NaN when there is none).
         max_rel_error, median_rel_error, p99_rel_error: |result - reference| / |reference| over the
