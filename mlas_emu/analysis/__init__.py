@@ -1,6 +1,6 @@
 """Numerical error of bf16 fastmath and int8 on GEMMs and whole ONNX models.
 
-- :func:`compare` -> :class:`ErrorReport` (DESIGN section 6 metrics, HTML table, plots, JSON);
+- :func:`compare` -> :class:`ErrorReport` (the metrics of docs/analysis.md, HTML table, plots, JSON);
 - :func:`bound`: an a-priori componentwise error bound for MLAS SBGEMM, :func:`tightness`;
 - :func:`run_model` / :func:`compare_modes`: an ONNX model on this machine with every GEMM run by
   the emulated Arm kernels (modes ``fp32``, ``bf16-fastmath``, ``int8-dynamic``);
