@@ -1,6 +1,6 @@
 """An a-priori componentwise error bound for MLAS SBGEMM (bf16 fastmath), ``|C_emulated - A B| <= bound``.
 
-The model bounded (DESIGN section 3; ``sbgemm.h`` ``MlasSBGemmOperation`` and
+The model bounded (docs/sbgemm.md, "Per element"; ``sbgemm.h`` ``MlasSBGemmOperation`` and
 ``sbgemm_kernel_neon.cpp`` in ONNX Runtime 1.17-1.27; BFDotAdd in the Arm ARM, DDI0487 M.a.a):
 
 1. each element of A and B is rounded to bf16 (BFCVTN, round to nearest even): |a~ - a| <= alpha|a|
