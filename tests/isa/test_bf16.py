@@ -97,7 +97,7 @@ def test_bf_dot_add_near_flush_and_overflow_thresholds(cases):
             assert dot(*args, fpcr) == naive.bf_dot_add(*args, fpcr), (args, fpcr)
 
 
-# Named cases. Each expected value follows from DESIGN-level facts (unfused, round to odd,
+# Named cases. Each expected value follows from BFDotAdd (DDI0487 M.a.a: unfused, round to odd,
 # fixed flush-to-zero, default NaN) worked out by hand; `naive` must agree as well.
 NAMED = {
     "product_underflow_keeps_sign": ((0x80000000, bf16(-(2.0**-64)), NEG_ZERO16, bf16(2.0**-63), ONE), 0x80000000),
