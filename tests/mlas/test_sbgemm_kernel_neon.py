@@ -135,7 +135,7 @@ def test_instruction_path_issues_16_bfmmla_per_4k_for_an_8x8_tile():
     b = np.full((8, 8), 0x3F80, np.uint16)
     trace = []
     kn.kernel_instructions(a, b, None, trace)
-    assert sum(r.mnemonic == "bfmmla" for r in trace) == 32  # K=8: 2 steps x 16 (DESIGN: 32 measured)
+    assert sum(r.mnemonic == "bfmmla" for r in trace) == 32  # K=8: 2 steps x 16 (32 measured: docs/oracle.md)
 
 
 @settings(max_examples=25, deadline=None)
