@@ -2,7 +2,7 @@
 
 BFDotAdd with FPCR.EBF == 0 is the shared exact reference's (tests/naive.py: BFMulH,
 FPAdd_BF16, BFRound, BFUnpack on Python ints and ``fractions.Fraction``); this module adds BFCVT
-on arrays and the per-element SBGEMM model of DESIGN section 3 (bf16 by round to nearest even,
+on arrays and the per-element SBGEMM model of docs/sbgemm.md (bf16 by round to nearest even,
 one BFDotAdd chain per K block, blocks joined by fp32 adds). Slow; small shapes.
 """
 
