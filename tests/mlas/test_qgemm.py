@@ -95,7 +95,7 @@ def test_instruction_path_agrees_with_fast_path(mmla_instructions, shape, kind, 
 
 
 @pytest.mark.parametrize("kind,M,N,K,count", [
-    # MMLA instructions executed by real ORT 1.17.1 under qemu-aarch64, one thread (DESIGN.md section 5)
+    # MMLA instructions executed by real ORT 1.17.1 under qemu-aarch64, one thread (docs/oracle.md)
     ("u8u8", 8, 8, 8, 16), ("u8s8", 16, 24, 20, 288), ("s8s8", 8, 16, 16, 64)])
 def test_mmla_count_matches_real_kernel(mmla_instructions, kind, M, N, K, count):
     A, B, _, _ = draw_case(np.random.default_rng(0), kind, M, N, K, False)
