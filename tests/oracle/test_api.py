@@ -30,7 +30,7 @@ def small_int_floats(rng, shape, bound=16):
 def test_matmul_is_exact_on_exactly_representable_inputs(oracle, version, fastmath, b_is_initializer,
                                                          M, N, K, threads):
     if fastmath:
-        # ORT's SBGEMM reads up to 3 floats past each A row when K % 4 != 0 (DESIGN section 3,
+        # ORT's SBGEMM reads up to 3 floats past each A row when K % 4 != 0 (docs/defects.md,
         # defect 3): past the last row that memory is unwritten, so whole rows can turn NaN.
         K = -(-K // 4) * 4
     rng = np.random.default_rng(M * 10007 + N * 101 + K)
