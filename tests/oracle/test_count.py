@@ -1,5 +1,5 @@
 """``oracle.count_instructions``: executed MMLA/DOT counts of real ORT kernels, against the
-counts measured independently and recorded in DESIGN section 5 (ORT 1.17.1, one thread), and
+counts measured independently by hand and recorded in docs/oracle.md (ORT 1.17.1, one thread), and
 the instruction encodings it recognizes against the GNU assembler's."""
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def _matmul_model(M, N, K, dtype_a, dtype_b, op):
     ("MatMulInteger", (np.uint8, np.uint8), "graviton2", {"udot": 32}),
 ], ids=["sbgemm", "qgemm-u8u8", "qgemm-dot-u8u8"])
 def test_executed_counts_match_the_recorded_measurements(oracle, op, types, cpu, expected):
-    """M = N = K = 8, ORT 1.17.1, one thread (DESIGN section 5)."""
+    """M = N = K = 8, ORT 1.17.1, one thread (docs/oracle.md)."""
     dtype_a, dtype_b = types or (None, None)
     model, feeds = _matmul_model(8, 8, 8, dtype_a, dtype_b, op)
     config = {oracle.FASTMATH_CONFIG_KEY: "1"} if op == "MatMul" else None
@@ -90,8 +90,8 @@ def test_unknown_mnemonics_are_rejected(oracle):
 
 @pytest.mark.slow
 def test_two_run_recipe_gives_the_recorded_count(oracle, tmp_path):
-    """DESIGN's two-run recipe (used when the one-run fast path does not apply): MatMulInteger
-    u8s8, M=16, N=24, K=20, executes 288 UMMLA (DESIGN section 5)."""
+    """The two-run recipe of docs/oracle.md (used when the one-run fast path does not apply): MatMulInteger
+    u8s8, M=16, N=24, K=20, executes 288 UMMLA (docs/oracle.md)."""
     from mlas_emu.oracle import _count
 
     model, feeds = _matmul_model(16, 24, 20, np.uint8, np.int8, "MatMulInteger")
