@@ -1,6 +1,6 @@
 """The instruction harness itself (``oracle.run_instructions``) against independent exact
 references: integer math for SMMLA/UMMLA/USMMLA/SDOT/UDOT/USDOT, exact small-integer sums for
-BFMMLA/BFDOT (which pins the lane layout of DESIGN section 2), the BFCVT facts measured on
+BFMMLA/BFDOT (which pins the lane layout of docs/concepts-isa.md), the BFCVT facts measured on
 real instructions, and the FPCR fields each CPU model keeps (FEAT_EBF16, FEAT_AFP)."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def to_bf16(values) -> np.ndarray:
 @pytest.mark.parametrize("segments", [1, 2])
 def test_bfmmla_lane_layout_on_exact_values(oracle, segments):
     """Small integers: every product and sum is exact, so the result is the matrix product
-    with the lane layout of DESIGN section 2 (any other layout gives other numbers)."""
+    with the lane layout of docs/concepts-isa.md (any other layout gives other numbers)."""
     rng = np.random.default_rng(7)
     n = 200
     A = rng.integers(-16, 17, (n, segments, 2, 4))  # vn lane 4*i+k = A[i,k]
@@ -62,7 +62,7 @@ def test_bfdot_lanes_on_exact_values(oracle):
 
 
 def test_bfmmla_nan_and_round_to_odd_facts(oracle):
-    """DESIGN section 2: a NaN input gives the default NaN; an inexact product is rounded to
+    """BFDotAdd (DDI0487 M.a.a): a NaN input gives the default NaN; an inexact product is rounded to
     odd (1 + 2^-24 is not representable: (1 + 2^-7)^2 = 1 + 2^-6 + 2^-14 is, so use a sum)."""
     one = 0x3F80
     nan_vn = np.full(8, one, np.uint16)
@@ -85,8 +85,8 @@ def test_bfcvt_nan_payloads_as_measured_on_real_instructions(oracle):
 
 
 def test_bfcvt_matches_round_to_nearest_even_for_every_upper_half(oracle):
-    """Every bf16 pattern with the low halves around the rounding point (DESIGN: RNE, denormals
-    kept, like ml_dtypes except for NaN)."""
+    """Every bf16 pattern with the low halves around the rounding point (docs/concepts-isa.md: RNE,
+    denormals kept, like ml_dtypes except for NaN)."""
     upper = np.arange(1 << 16, dtype=np.uint32) << 16
     lows = np.array([0, 1, 0x7FFF, 0x8000, 0x8001, 0xFFFF], np.uint32)
     x = (upper[:, None] | lows[None, :]).reshape(-1)
