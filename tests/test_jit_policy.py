@@ -66,14 +66,26 @@ def test_the_checker_catches_violations(tmp_path):
     assert len(violations(bad)) == 4
 
 
-def test_openmp_workers_wait_passively_unless_the_user_chose():
+def test_importing_mlas_emu_leaves_the_process_environment_alone():
+    """No import sets OMP_WAIT_POLICY or anything else (the wait policy is the user's choice,
+    docs/benchmarks.md measures it); subpackages whose optional extras are missing are skipped."""
     import subprocess
     import sys
 
-    code = "import os, mlas_emu.mlas.sbgemm; print(os.environ['OMP_WAIT_POLICY'])"
+    code = (
+        "import importlib, os, pkgutil\n"
+        "before = dict(os.environ)\n"
+        "import mlas_emu\n"
+        "for m in pkgutil.walk_packages(mlas_emu.__path__, 'mlas_emu.'):\n"
+        "    if m.name.endswith('__main__'):\n"
+        "        continue\n"
+        "    try:\n"
+        "        importlib.import_module(m.name)\n"
+        "    except ImportError:\n"
+        "        pass\n"
+        "print(sorted(set(os.environ.items()) ^ set(before.items())))\n"
+    )
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "PASSIVE"
-    env["OMP_WAIT_POLICY"] = "ACTIVE"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "ACTIVE"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True, timeout=300)
+    assert out.stdout.strip() == "[]", out.stdout
