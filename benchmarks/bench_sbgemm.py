@@ -25,7 +25,7 @@ import mlas_emu
 from _timing import best_time
 from mlas_emu.errors import OrtDefectWarning
 
-QEMU_REFERENCE_SECONDS = 4.08  # ORT 1.17.1 SBGEMM 512^3 under qemu-aarch64 (DESIGN section 8)
+QEMU_REFERENCE_SECONDS = 4.08  # ORT 1.17.1 SBGEMM 512^3 under qemu-aarch64 (anchor: docs/benchmarks.md, Goals)
 GOAL_SPEEDUP = 15.0
 GOAL_SPEEDUP_ISSUE7 = 100.0
 GOAL_NUMPY_RATIO = 20.0
