@@ -162,12 +162,12 @@ def execute(records, memory: Memory, regs: Registers | None = None) -> Registers
     for rec in records:
         if _is_load(rec.mnemonic):
             for name, lanes in rec.lanes.items():
-                reg = parse_reg(name)
+                reg = _widen(parse_reg(name), len(lanes))
                 regs.write(reg, [memory.load(c, reg.dtype) for c in lanes])
         elif _is_store(rec.mnemonic):
             for name, lanes in rec.lanes.items():
-                reg = parse_reg(name)
-                for value, coord in zip(regs.read(_widen(reg, len(lanes))), lanes):
+                reg = _widen(parse_reg(name), len(lanes))
+                for value, coord in zip(regs.read(reg), lanes):
                     if coord is not None:
                         memory.store(coord, int(value))
         else:
@@ -176,7 +176,8 @@ def execute(records, memory: Memory, regs: Registers | None = None) -> Registers
 
 
 def _widen(reg: Reg, lanes: int) -> Reg:
-    """A stored register read as ``lanes`` equal elements (``str x27`` of two fp32 lanes)."""
+    """A loaded or stored register as ``lanes`` equal elements (``str x27`` of two fp32 lanes,
+    ``ldr q8`` of four)."""
     if lanes == reg.lanes:
         return reg
     size = reg.width // lanes
