@@ -16,9 +16,9 @@ of the default NaN), which is why ``bf_mul``/``bf_add``/``bf_dot_add`` take no f
 ``*_fpcr`` variants do. Graviton3 runs ``bf_dot_add`` (no FEAT_EBF16, FPCR.AH == 0).
 
 Values between unpacking and rounding are exact triples ``(sign, mag, exp)``: see :mod:`.fp`.
-For speed, operands that are all normal take short paths (a product of two 8-bit significands
-is exact, so BFRound only checks the exponent; a sum is formed exactly in 64-bit integers);
-every other class goes through the pseudocode's case analysis line by line.
+Every case follows the pseudocode line by line; this is the one specification of BFDotAdd and
+of round to odd (:func:`bf_round`). Faster formulations that equal it under stated
+preconditions are registered in :mod:`.tiers`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from .fp import (
     FPTYPE_NONZERO,
     FPTYPE_QNAN,
     FPTYPE_ZERO,
-    EXP_MASK,
     bit_length,
     exact_add,
     fp_add,
@@ -90,44 +89,9 @@ def bf_round(sign, mag, exp):
     return np.uint32((np.int64(sign) << 31) | ((exponent + 127) << 23) | (int_mant & 0x7FFFFF))
 
 
-@njit(inline="always")
-def _exact_sum24(s1, m1, e1, s2, m2, e2):
-    """``x + y`` for normalized 24-bit mags: :func:`~mlas_emu.isa.fp.exact_add` without the
-    normalization step (both operands are normal fp32 values)."""
-    if e1 < e2:
-        s1, m1, e1, s2, m2, e2 = s2, m2, e2, s1, m1, e1
-    d = e1 - e2
-    if d > 38:  # below 2**-14 ulp of the larger: only its sign matters (see exact_add)
-        m1 <<= 38
-        m2 = np.int64(1)
-        e2 = e1 - 38
-    else:
-        m1 <<= d
-    v = (-m1 if s1 else m1) + (-m2 if s2 else m2)
-    if v < 0:
-        return np.int64(1), -v, e2
-    return np.int64(0), v, e2
-
-
 @njit
 def bf_mul_ah(op1, op2, dnan):
     """BFMulH(op1, op2, fpcr) with the default NaN ``dnan`` (FPDefaultNaN(fpcr, 32))."""
-    x = np.uint32(np.uint16(op1))
-    y = np.uint32(np.uint16(op2))
-    ex = np.int64((x >> 7) & 0xFF)
-    ey = np.int64((y >> 7) & 0xFF)
-    if 0 < ex < 255 and 0 < ey < 255:
-        # Both normal: the 16-bit product of the 8-bit significands needs no rounding.
-        # BFRound inlined: sig in [2**14, 2**16), so the result exponent is known.
-        sig = np.int64((x & 0x7F) | 0x80) * np.int64((y & 0x7F) | 0x80)
-        sign = np.uint32((x ^ y) & 0x8000) << 16
-        top = sig >> 15  # 1 when sig has 16 bits
-        biased = ex + ey - 127 + top
-        if biased < 1:
-            return np.uint32(sign)  # unrounded exponent below -126: fixed flush to zero
-        if biased >= 255:
-            return np.uint32(sign | EXP_MASK)
-        return np.uint32(sign | np.uint32(biased << 23) | np.uint32((sig << (9 - top)) & 0x7FFFFF))
     type1, sign1, m1, e1 = bf_unpack(op1, 16)
     type2, sign2, m2, e2 = bf_unpack(op2, 16)
     if type1 == FPTYPE_QNAN or type2 == FPTYPE_QNAN:
@@ -149,20 +113,6 @@ def bf_mul_ah(op1, op2, dnan):
 @njit
 def bf_add_ah(op1, op2, dnan):
     """FPAdd_BF16(op1, op2, fpcr) with the default NaN ``dnan`` (FPDefaultNaN(fpcr, 32))."""
-    x = np.uint32(op1)
-    y = np.uint32(op2)
-    ex = np.int64((x >> 23) & 0xFF)
-    ey = np.int64((y >> 23) & 0xFF)
-    if 0 < ex < 255 and 0 < ey < 255:
-        s, m, e = _exact_sum24(np.int64(x >> 31), np.int64(x & 0x7FFFFF) | (1 << 23), ex - 150,
-                               np.int64(y >> 31), np.int64(y & 0x7FFFFF) | (1 << 23), ey - 150)
-        if m == 0:
-            return fp_zero(0)
-        return bf_round(s, m, e)
-    if ex == 0 and 0 < ey < 255:
-        return y  # zero (or flushed denormal) + normal: BFRound of an fp32 value is the value
-    if ey == 0 and 0 < ex < 255:
-        return x
     type1, sign1, m1, e1 = bf_unpack(op1, 32)
     type2, sign2, m2, e2 = bf_unpack(op2, 32)
     if type1 == FPTYPE_QNAN or type2 == FPTYPE_QNAN:
@@ -211,6 +161,14 @@ def bf_add_fpcr(op1, op2, fpcr):
 
 
 @njit
+def bf_dot_add_ah(addend, a0, a1, b0, b1, dnan):
+    """BFDotAdd with FPCR.EBF == 0 and the default NaN ``dnan`` (FPDefaultNaN(fpcr, 32)):
+    ``FPAdd_BF16(addend, FPAdd_BF16(BFMulH(a0, b0), BFMulH(a1, b1)))``."""
+    prod = bf_add_ah(bf_mul_ah(a0, b0, dnan), bf_mul_ah(a1, b1, dnan), dnan)
+    return bf_add_ah(addend, prod, dnan)
+
+
+@njit
 def bf_dot_add(addend, a0, a1, b0, b1):
     """BFDotAdd(addend, a0, a1, b0, b1, FPCR) as Graviton3 runs it (no FEAT_EBF16, AH == 0).
 
@@ -219,8 +177,7 @@ def bf_dot_add(addend, a0, a1, b0, b1):
     Corresponds to the Arm ARM pseudocode function BFDotAdd (DDI0487 M.a.a), specialized for
     the FPCR.EBF == 0 case.
     """
-    prod = bf_add_ah(bf_mul_ah(a0, b0, _DNAN), bf_mul_ah(a1, b1, _DNAN), _DNAN)
-    return bf_add_ah(addend, prod, _DNAN)
+    return bf_dot_add_ah(addend, a0, a1, b0, b1, _DNAN)
 
 
 @njit
@@ -235,6 +192,4 @@ def bf_dot_add_fpcr(addend, a0, a1, b0, b1, fpcr):
     if (fpcr >> EBF_BIT) & 1:
         fpcr_dn = fpcr | (1 << 25)
         return fp_add(addend, fp_dot(a0, a1, b0, b1, fpcr_dn), fpcr_dn)
-    dnan = fp_default_nan(fpcr)
-    prod = bf_add_ah(bf_mul_ah(a0, b0, dnan), bf_mul_ah(a1, b1, dnan), dnan)
-    return bf_add_ah(addend, prod, dnan)
+    return bf_dot_add_ah(addend, a0, a1, b0, b1, fp_default_nan(fpcr))

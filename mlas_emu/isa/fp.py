@@ -37,8 +37,8 @@ QUIET_BIT = np.uint32(0x00400000)  # frac<22>
 DEFAULT_NAN = np.uint32(0x7FC00000)  # FPDefaultNaN(fpcr, 32) with sign '0'
 MIN_EXP = -126  # FPBits(32, _): minimum_exp
 
-# Rounding modes (FPDecodeRounding order, plus round to odd).
-RNE, RP, RM, RZ, ODD = 0, 1, 2, 3, 4
+# Rounding modes (FPDecodeRounding order). Round to odd is BFRound (:func:`.bf16.bf_round`).
+RNE, RP, RM, RZ = 0, 1, 2, 3
 
 
 @njit(inline="always")
@@ -124,37 +124,42 @@ def fp_unpack_bf16(op, fpcr):
 
 
 @njit(inline="always")
-def normalize24(mag, exp):
-    """Scale a non-zero mag of at most 24 bits so its top bit is bit 23 (value unchanged)."""
-    shift = 24 - bit_length(mag)
+def normalize61(mag, exp):
+    """Scale a non-zero mag of at most 61 bits so its top bit is bit 60 (value unchanged)."""
+    shift = 61 - bit_length(mag)
     return mag << shift, exp - shift
 
 
 @njit
 def exact_add(s1, m1, e1, s2, m2, e2):
-    """``x + y`` for exact triples with mags of at most 24 bits, exact for any later rounding.
+    """``x + y`` for triples with mags below 2**61, exact for every later rounding to at most 58 bits.
 
-    When the exponents differ by more than 38 the smaller operand lies below 2**-14 ulp of the
-    larger, so it only decides the direction of the inexactness: it is replaced by one unit at
-    2**-38 ulp of the same sign, which every rounding of the result to 24 or fewer bits treats
-    identically. Returns ``(sign, mag, exp)``; ``mag == 0`` means an exact zero (sign 0).
+    The pseudocode adds reals. Here both mags are scaled to 61 bits; when the exponents differ
+    by 2 or more, the bits of the smaller operand below the larger one's unit are replaced by a
+    sticky bit (truncate, then set bit 0 if anything was dropped). The sum then has at least 60
+    bits above that unit and lies in the same open interval between consecutive units as the
+    exact sum (same binade, same side of every rounding point of a 58-bit grid, zero only when
+    exact). Returns ``(sign, mag, exp)``; ``mag == 0`` means an exact zero (sign 0).
     """
     if m1 == 0:
         return s2, m2, e2
     if m2 == 0:
         return s1, m1, e1
-    m1, e1 = normalize24(m1, e1)
-    m2, e2 = normalize24(m2, e2)
+    m1, e1 = normalize61(m1, e1)
+    m2, e2 = normalize61(m2, e2)
     if e1 < e2:
         s1, m1, e1, s2, m2, e2 = s2, m2, e2, s1, m1, e1
     d = e1 - e2
-    if d > 38:
-        m1 <<= 38
-        m2 = np.int64(1)
-        e = e1 - 38
-    else:
+    if d <= 1:  # exact: at most 62 bits
         m1 <<= d
         e = e2
+    else:
+        if d >= 61:
+            m2 = np.int64(1)  # entirely below the larger's unit: the sticky bit only
+        else:
+            kept = m2 >> d
+            m2 = kept | np.int64((kept << d) != m2)
+        e = e1
     v = (-m1 if s1 else m1) + (-m2 if s2 else m2)
     if v == 0:
         return np.int64(0), np.int64(0), np.int64(0)
@@ -191,7 +196,7 @@ def round_up_for(rounding, cls, sign, int_mant):
         return cls != 0 and sign == 0
     if rounding == RM:
         return cls != 0 and sign == 1
-    return False  # RZ, ODD
+    return False  # RZ
 
 
 @njit
@@ -225,8 +230,6 @@ def fp_round_base(sign, mag, exp, frac_bits, rounding, fz, altfp):
         if int_mant == np.int64(1) << (F + 1):  # rounded up to the next exponent
             biased_exp += 1
             int_mant >>= 1
-    if cls != 0 and rounding == ODD and (int_mant & 1) == 0:
-        int_mant += 1
     if biased_exp >= 255:
         if rounding == RNE or (rounding == RP and sign == 0) or (rounding == RM and sign == 1):
             return fp_infinity(sign)

@@ -4,17 +4,14 @@ Arm ARM DDI0487 M.a.a: J1.3 FPMulAdd (FMLA's lane operation, fused: one rounding
 (FMUL), FPProcessNaNs3 and FPProcessNaNs; C7.2 FMLA (vector) ``FMLA Vd.4S, Vn.4S, Vm.4S``.
 Unpacking, NaN processing and FPRound are the shared pieces of :mod:`.fp`.
 
-The exact value ``addend + op1*op2`` is formed in float64: the product of two 24-bit
-significands is exact there, and the sum is rounded to odd (53 >= 24 + 2 bits), which any
-later rounding to fp32 turns into the correctly rounded result (Boldo & Melquiond, "When
-double rounding is odd"); exponents of fp32 operands and products stay far inside float64's
-normal range. ``fpcr`` is the register value; FPCR.AH = 1 (FEAT_AFP's alternative NaN and
-flush rules for FMLA) is not modelled and refused by :func:`fmla`.
+The product of two 24-bit significands is exact in 48 bits; the sum with the addend is formed by
+:func:`~mlas_emu.isa.fp.exact_add` (exact for the single FPRound that follows). This is the one
+specification of fused multiply-add; the host's ``llvm.fma.f32`` equals it under the precondition
+registered in :mod:`.tiers`. ``fpcr`` is the register value; FPCR.AH = 1 (FEAT_AFP's alternative
+NaN and flush rules for FMLA) is not modelled and refused by :func:`fmla`.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -26,6 +23,7 @@ from .fp import (
     FPTYPE_SNAN,
     FPTYPE_ZERO,
     RM,
+    exact_add,
     fp_default_nan,
     fp_infinity,
     fp_process_nans,
@@ -35,38 +33,6 @@ from .fp import (
     fp_zero,
 )
 from .fpcr import AH_BIT, fpcr_bits
-
-
-@njit(inline="always")
-def _value(mag, exp):
-    """The exact float64 of an unpacked triple's magnitude ``mag * 2**exp``."""
-    return math.ldexp(float(mag), exp)
-
-
-@njit
-def round_to_odd_sum(a, p):
-    """``a + p`` rounded to float64 with round to odd (truncate, then set the last bit if
-    anything was discarded); exact zero sums stay exact."""
-    s = a + p
-    if math.isinf(s) or s == 0.0:
-        return s
-    bp = s - a  # TwoSum: err is exactly (a + p) - s
-    err = (a - (s - bp)) + (p - bp)
-    if err == 0.0:
-        return s
-    mant, _ = math.frexp(s)
-    if int(abs(mant) * 9007199254740992.0) & 1:  # already odd: it is the round-to-odd result
-        return s
-    return np.nextafter(s, math.copysign(np.inf, err))
-
-
-@njit
-def _round_float64(x, fpcr):
-    """FPRound(x, fpcr) of a non-zero float64 that is exact or rounded to odd -> fp32 bits."""
-    sign = 1 if x < 0.0 else 0
-    mant, ex = math.frexp(abs(x))
-    mag = np.int64(mant * 9007199254740992.0)  # 53-bit integer significand
-    return fp_round(sign, mag, np.int64(ex - 53), fpcr, fp_rounding_mode(fpcr))
 
 
 @njit(inline="always")
@@ -115,14 +81,12 @@ def fp_mul_add_fpcr(addend, op1, op2, fpcr):
         return fp_infinity(1)
     if type_a == FPTYPE_ZERO and zero_p and sign_a == sign_p:
         return fp_zero(sign_a)
-    a = _value(mag_a, exp_a)
-    a = -a if sign_a else a
-    p = _value(mag1, exp1) * _value(mag2, exp2)  # exact: 48 bits
-    p = -p if sign_p else p
-    s = round_to_odd_sum(a, p)
-    if s == 0.0:
-        return fp_zero(1 if fp_rounding_mode(fpcr) == RM else 0)
-    return _round_float64(s, fpcr)
+    rounding = fp_rounding_mode(fpcr)
+    mag_p = mag1 * mag2 if not zero_p else np.int64(0)  # exact: at most 48 bits
+    s, m, e = exact_add(sign_a, mag_a, exp_a, sign_p, mag_p, exp1 + exp2)
+    if m == 0:
+        return fp_zero(1 if rounding == RM else 0)
+    return fp_round(s, m, e, fpcr, rounding)
 
 
 @njit
@@ -144,8 +108,7 @@ def fp_mul_fpcr(op1, op2, fpcr):
         return fp_infinity(sign1 ^ sign2)
     if zero1 or zero2:
         return fp_zero(sign1 ^ sign2)
-    p = _value(mag1, exp1) * _value(mag2, exp2)
-    return _round_float64(-p if sign1 ^ sign2 else p, fpcr)
+    return fp_round(sign1 ^ sign2, mag1 * mag2, exp1 + exp2, fpcr, fp_rounding_mode(fpcr))
 
 
 @njit

@@ -26,8 +26,6 @@ DN_BIT = 25
 #: FPDecodeRounding: RMode '00' N (to nearest, ties to even), '01' P, '10' M, '11' Z.
 RMODES = {"RNE": 0, "RP": 1, "RM": 2, "RZ": 3}
 RMODE_RNE, RMODE_RP, RMODE_RM, RMODE_RZ = 0, 1, 2, 3
-#: Round to odd: not selectable in FPCR, used internally by BFRound-like rounding.
-RMODE_ODD = 4
 
 
 @dataclass(frozen=True)
