@@ -209,6 +209,11 @@ def _dup(regs, rec, ops):
     regs.write(dst, np.repeat(regs.read(src), dst.lanes))
 
 
+def _movi(regs, rec, ops):
+    """``movi v24.4s, #0``: the immediate in every lane."""
+    regs.write(ops[0], np.full(ops[0].lanes, int(rec.operands[1].lstrip("#"), 0)))
+
+
 def _eor(regs, rec, ops):
     regs.write(ops[0], regs.read(ops[1]) ^ regs.read(ops[2]))
 
@@ -257,6 +262,7 @@ _OPS = {
     "mov": _mov,
     "dup": _dup,
     "eor": _eor,
+    "movi": _movi,
     "zip1": _zip_uzp("zip", 0),
     "zip2": _zip_uzp("zip", 1),
     "uzp1": _zip_uzp("uzp", 0),
