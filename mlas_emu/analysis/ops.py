@@ -1,6 +1,6 @@
 """Operator overrides for ``onnx.reference.ReferenceEvaluator``: the GEMM operators run the emulated
-Arm kernels (:mod:`mlas_emu.ort`, :mod:`mlas_emu.mlas`), a few ONNX Runtime contrib operators that
-its graph optimizer introduces get NumPy definitions.
+ONNX Runtime operators (:mod:`mlas_emu.ort`), a few ONNX Runtime contrib operators that its graph
+optimizer introduces get NumPy definitions.
 
 The classes are built per run by :func:`make_ops`, bound to a :class:`Recorder` that receives
 each GEMM node's inputs, output and the path it took.
@@ -81,19 +81,18 @@ def matmul_path(a_shape, b_shape, *, fastmath, trans_a=False, trans_b=False, alp
                 faithful=True) -> tuple[str, tuple[int, int, int]]:
     """Which MLAS routine ``MatMul<float>::Compute`` (matmul.cc) calls, SBGEMM or fp32 SGEMM, and (M, N, K).
 
-    The gate of :func:`mlas_emu.ort.matmul_op.fused_matmul`: fastmath on, transB off, N*K >= 32
-    (``kFastMathModeKernelsizeThreshold``), transA off from 1.25; with ``faithful=False`` a
-    FusedMatMul whose SBGEMM would ignore transA or alpha is computed with SGEMM.
+    The gate of :func:`mlas_emu.ort.matmul_op.fused_matmul` (:func:`~mlas_emu.ort.matmul_op.sbgemm_gate`):
+    fastmath on, transB off, N*K >= 32 (``kFastMathModeKernelsizeThreshold``), transA off from
+    1.25; with ``faithful=False`` a FusedMatMul whose SBGEMM would ignore transA or alpha is
+    computed with SGEMM.
     """
-    import importlib
-
-    mm = importlib.import_module("mlas_emu.ort.matmul_op")
+    from ..ort.matmul_op import plan_matmul, sbgemm_gate
 
     profile = release(ort_version)
     ta = bool(trans_a) and len(a_shape) != 1
     tb = bool(trans_b) and len(b_shape) != 1
-    plan = mm.plan_matmul(tuple(a_shape), tuple(b_shape), ta, tb)
-    use = mm.sbgemm_gate(profile, fastmath, plan.n, plan.k, bool(trans_a), ta, tb, float(np.float32(alpha)))
+    plan = plan_matmul(tuple(a_shape), tuple(b_shape), ta, tb)
+    use = sbgemm_gate(profile, fastmath, plan.n, plan.k, bool(trans_a), ta, tb, float(np.float32(alpha)))
     if use and not faithful and (ta or float(np.float32(alpha)) != 1.0):
         use = False
     return (PATH_FASTMATH if use else PATH_SGEMM), (plan.m, plan.n, plan.k)
@@ -115,49 +114,26 @@ def _matmul_like(rec: Recorder, node, a, b, *, trans_a=False, trans_b=False, alp
     return y
 
 
-def _gemm(rec: Recorder, node, a, b, c=None, *, alpha=1.0, beta=1.0, transA=0, transB=0, activation=None):
-    """ONNX Gemm as ``Gemm<float>::Compute`` (gemm.cc) runs it: C broadcast into Y, then MlasGemm
-    with beta (0 without C); B pre-packed when it is an initializer. Never fastmath."""
-    from ..mlas.sgemm import sgemm
+def _gemm(rec: Recorder, node, at, a, b, c=None, *, fused=False):
+    """ONNX Gemm or com.microsoft FusedGemm by :func:`mlas_emu.ort.gemm` / :func:`~mlas_emu.ort.fused_gemm`
+    (never fastmath); B is pre-packed when it is an initializer."""
+    from ..ort import gemm_op
 
-    ta, tb = bool(transA), bool(transB)
-    m = a.shape[1] if ta else a.shape[0]
-    n = b.shape[0] if tb else b.shape[1]
-    k = a.shape[0] if ta else a.shape[1]
-    with_c = {}
-    if c is not None and beta != 0:
-        with_c = dict(beta=beta, C=np.ascontiguousarray(np.broadcast_to(c, (m, n)), dtype=np.float32))
-    y = sgemm(a, b, trans_a=ta, trans_b=tb, alpha=alpha, packed_b=node.input[1] in rec.initializers,
-              threads=rec.threads, ort_version=rec.ort_version, **with_c)
-    if activation is not None:
-        y = activation(y)
-    rec.add(node, PATH_SGEMM, (m, n, k), [x for x in (a, b, c) if x is not None], y)
+    kw = dict(alpha=float(at.get("alpha", 1.0)), beta=float(at.get("beta", 1.0)),
+              trans_a=bool(at.get("transA", 0)), trans_b=bool(at.get("transB", 0)),
+              b_is_initializer=node.input[1] in rec.initializers, ort_version=rec.ort_version, threads=rec.threads)
+    if fused:
+        act = at.get("activation", b"Relu")
+        act = act.decode() if isinstance(act, bytes) else act
+        if act not in gemm_op.ACTIVATIONS:
+            raise ValueError(f"FusedGemm node {node.name!r}: activation {act!r} is not supported "
+                             f"(supported: {', '.join(gemm_op.ACTIVATIONS)})")
+        y = gemm_op.fused_gemm(a, b, c, activation=act, activation_alpha=at.get("activation_alpha"), **kw)
+    else:
+        y = gemm_op.gemm(a, b, c, **kw)
+    mnk = gemm_op.gemm_shape(a.shape, b.shape, kw["trans_a"], kw["trans_b"])
+    rec.add(node, PATH_SGEMM, mnk, [x for x in (a, b, c) if x is not None], y)
     return y
-
-
-def _gemm_attrs(at: dict) -> dict:
-    """The node attributes :func:`_gemm` takes (Gemm's; FusedGemm has them too)."""
-    return {k: at[k] for k in ("alpha", "beta", "transA", "transB") if k in at}
-
-
-#: FusedGemm activations (GemmActivationFusion): NumPy forms of ORT's MLAS activations.
-_ACTIVATIONS = {
-    "Relu": lambda y, at: np.maximum(y, np.float32(0)),
-    "LeakyRelu": lambda y, at: np.where(y >= 0, y, y * np.float32(at.get("activation_alpha", 0.01))),
-    "Sigmoid": lambda y, at: (1 / (1 + np.exp(-y.astype(np.float64)))).astype(np.float32),
-    "Tanh": lambda y, at: np.tanh(y),
-}
-
-
-def _fused_gemm(rec: Recorder, node, at, a, b, c=None):
-    """com.microsoft FusedGemm: Gemm (fp32 SGEMM) followed by its activation."""
-    act = at.get("activation", b"Relu")
-    act = act.decode() if isinstance(act, bytes) else act
-    if act not in _ACTIVATIONS:
-        raise ValueError(f"FusedGemm node {node.name!r}: activation {act!r} is not supported "
-                         f"(supported: {', '.join(_ACTIVATIONS)})")
-    return _gemm(rec, node, a, b, c, **_gemm_attrs(at),
-                 activation=lambda y: _ACTIVATIONS[act](y, at).astype(np.float32))
 
 
 def _quantized(rec: Recorder, node, fn_name, inputs):
@@ -167,8 +143,10 @@ def _quantized(rec: Recorder, node, fn_name, inputs):
     args = [None if (i >= len(node.input) or not node.input[i]) else x for i, x in enumerate(inputs)]
     while args and args[-1] is None:
         args.pop()
-    y = fn(*args, ort_version=rec.ort_version, threads=rec.threads)
-    a, b = (inputs[0], inputs[3]) if node.op_type == "QLinearMatMul" else (inputs[0], inputs[1])
+    b_index = 3 if node.op_type == "QLinearMatMul" else 1
+    y = fn(*args, b_is_initializer=node.input[b_index] in rec.initializers, ort_version=rec.ort_version,
+           threads=rec.threads)
+    a, b = inputs[0], inputs[b_index]
     mnk = (int(np.prod(a.shape[:-1])), b.shape[-1], a.shape[-1])
     rec.add(node, PATH_QGEMM, mnk, list(inputs), y)
     return y
@@ -221,8 +199,8 @@ def _dequantize_linear(x, scale, zero_point=None, *, axis=1):
 _BODIES = {
     ("", "MatMul"): lambda rec, n, at, a, b: _matmul_like(rec, n, a, b),
     ("com.microsoft", "FusedMatMul"): lambda rec, n, at, a, b: _fused(rec, n, at, a, b),
-    ("", "Gemm"): lambda rec, n, at, a, b, c=None: _gemm(rec, n, a, b, c, **_gemm_attrs(at)),
-    ("com.microsoft", "FusedGemm"): lambda rec, n, at, *x: _fused_gemm(rec, n, at, *x),
+    ("", "Gemm"): lambda rec, n, at, *x: _gemm(rec, n, at, *x),
+    ("com.microsoft", "FusedGemm"): lambda rec, n, at, *x: _gemm(rec, n, at, *x, fused=True),
     ("", "MatMulInteger"): lambda rec, n, at, *x: _quantized(rec, n, "matmul_integer", x),
     ("com.microsoft", "DynamicQuantizeMatMul"): lambda rec, n, at, *x: _quantized(rec, n, "dynamic_quantize_matmul", x),
     ("com.microsoft", "MatMulIntegerToFloat"): lambda rec, n, at, *x: _quantized(rec, n, "matmul_integer_to_float", x),

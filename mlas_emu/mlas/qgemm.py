@@ -278,12 +278,110 @@ def qgemm_fast(a, b, zero_point_a=0, zero_point_b=0) -> np.ndarray:
     return gemm_batch_exact(a, b, zero_point_a, zero_point_b)
 
 
-def gemm_batch_exact(a, b, zero_point_a=0, zero_point_b=0) -> np.ndarray:
-    """``MlasGemmBatch`` over NumPy-broadcast batches: ``matmul(A - zpA, B - zpB)`` modulo 2^32, int32.
+def gemm_batch(A, B, a_zero_point=0, b_zero_point=0, *, threads=1, packed_b=True, ort_version=None, cpu=None,
+               path="fast", trace=None) -> np.ndarray:
+    """``MlasGemmBatch`` (onnxruntime/core/mlas/lib/qgemm.cpp) over NumPy-broadcast batches: int32
+    ``(A - a_zero_point) @ (B - b_zero_point)``, sums wrapping modulo 2^32.
 
-    The fast path for single products and for stacks of them (the operators' batching):
+    A is ``(..., M, K)`` and B ``(..., K, N)``, int8 or uint8 (the pairs of :func:`kernel_family`);
+    their batch axes broadcast like ``numpy.matmul``, one ``MLAS_GEMM_QUANT_DATA_PARAMS`` per output
+    matrix and ``BatchN`` their number. ``a_zero_point`` (``ZeroPointA``): a scalar of A's type.
+    ``b_zero_point`` (``ZeroPointB``): a scalar, or an array of B's type that broadcasts against
+    B's shape with axis -2 of size 1 (``PerColumnZeroPoints``: ``(N,)``, or ``(..., 1, N)`` per
+    batch matrix). ``threads``: the emulated session's intra-op thread count; the thread target
+    counts the whole batch (M*N*K*BatchN) and each GEMM gets ``max(target // BatchN, 1)`` threads
+    (:func:`thread_ranges`). ``packed_b``: B was pre-packed by ``MlasGemmPackB`` (ONNX Runtime packs
+    a constant 2-D B only, so a batched B with ``packed_b=True`` raises). ``ort_version``, ``cpu``,
+    ``path`` and ``trace`` as in :func:`qgemm`.
+
+    ``path="fast"`` (:func:`gemm_batch_exact`) is the exact product: every step of MLAS's QGEMM is
+    int32 arithmetic that wraps, so tiling, kernel and threads never change the result.
+    ``path="instructions"`` runs each GEMM of the batch through the instruction-level driver
+    (:func:`qgemm_instructions` with I8MM, :func:`qgemm_dot_instructions` without) with its share
+    of the threads; ``trace`` receives the records of all of them, GEMM after GEMM.
+    """
+    a, b, zpa, zpb, batch_shape = _check_batch(A, B, a_zero_point, b_zero_point, packed_b)
+    check_threads(threads)
+    desc = resolve_cpu(cpu)
+    if path not in PATHS:
+        raise ValueError(f"path must be one of {PATHS}, got {path!r}")
+    if trace is not None and path != "instructions":
+        raise ValueError("a trace is only recorded with path='instructions'")
+    if path == "fast":
+        release(ort_version)  # validated on every path
+        return gemm_batch_exact(a, b, zpa, zpb)
+    return _gemm_batch_instructions(a, b, zpa, zpb, batch_shape, threads, packed_b, instruction_release(
+        ort_version, desc.name), desc.i8mm, trace)
+
+
+def _check_batch(A, B, a_zero_point, b_zero_point, packed_b):
+    """:func:`gemm_batch`'s operands and zero points, checked; the broadcast batch shape."""
+    for x, name in ((A, "A"), (B, "B")):
+        if not isinstance(x, np.ndarray) or x.dtype not in (np.int8, np.uint8):
+            raise TypeError(f"{name} must be a numpy array of int8 or uint8, got "
+                            f"{getattr(x, 'dtype', type(x).__name__)}")
+        if x.ndim < 2:
+            raise ValueError(f"{name} must have at least 2 dimensions (..., rows, columns), got shape {x.shape}; "
+                             "ONNX MatMul's 1-D promotion lives in mlas_emu.ort")
+    if A.shape[-1] != B.shape[-2]:
+        raise ValueError(f"A is {A.shape} and B is {B.shape}: K (A's last axis, B's axis -2) must match")
+    try:
+        batch_shape = np.broadcast_shapes(A.shape[:-2], B.shape[:-2])
+    except ValueError:
+        raise ValueError(f"the batch axes of A {A.shape} and B {B.shape} do not broadcast") from None
+    if not isinstance(packed_b, (bool, np.bool_)):
+        raise TypeError(f"packed_b must be a bool, got {type(packed_b).__name__}")
+    if packed_b and B.ndim != 2:
+        raise ValueError(f"packed_b=True needs a 2-D B (MlasGemmPackB packs one matrix), got shape {B.shape}")
+    kernel_family(A.dtype == np.int8, B.dtype == np.int8)
+    zpa = check_zero_point(a_zero_point, A.dtype, "a_zero_point")
+    return A, B, zpa, _batch_zero_point_b(b_zero_point, B), batch_shape
+
+
+def _batch_zero_point_b(value, B):
+    """B's zero point: an int, or an int64 array broadcasting against B's shape with axis -2 of size 1."""
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        return check_zero_point(arr, B.dtype, "b_zero_point")
+    target = B.shape[:-2] + (1, B.shape[-1])
+    ok = arr.ndim <= len(target) and (arr.ndim == 1 or arr.shape[-2] == 1)
+    try:
+        ok = ok and np.broadcast_shapes(arr.shape, target) == target
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"b_zero_point has shape {arr.shape}; for B of shape {B.shape} it must be a scalar or "
+                         f"broadcast to {target} (per column)")
+    return check_zero_point(arr.reshape(-1), B.dtype, "b_zero_point", length=arr.size).reshape(arr.shape)
+
+
+def _gemm_batch_instructions(a, b, zpa, zpb, batch_shape, threads, packed_b, rel, i8mm, trace):
+    """Every GEMM of the batch through the instruction-level driver, each with the threads
+    ``MlasGemmBatch`` gives it: passing ``max(target // BatchN, 1)`` as one GEMM's thread count
+    reproduces its partition (that GEMM's own target is never smaller)."""
+    from .threading import thread_target, threads_per_gemm
+
+    m, k = a.shape[-2:]
+    n = b.shape[-1]
+    count = int(np.prod(batch_shape, dtype=np.int64))
+    rule = rel.qgemm_threads
+    per_gemm = threads_per_gemm(thread_target(m, n, k, count, threads, rule), count, rule)
+    a_all = np.broadcast_to(a, batch_shape + (m, k)).reshape(count, m, k)
+    b_all = np.broadcast_to(b, batch_shape + (k, n)).reshape(count, k, n)
+    zp_all = (np.broadcast_to(zpb, batch_shape + (1, n)).reshape(count, n) if np.ndim(zpb) else [zpb] * count)
+    run = qgemm_instructions if i8mm else qgemm_dot_instructions
+    out = np.zeros((count, m, n), dtype=np.int32)
+    for i in range(count):
+        out[i] = run(a_all[i], b_all[i], zpa, zp_all[i], threads=per_gemm, packed_b=packed_b, trace=trace,
+                     ort_version=rel)
+    return out.reshape(batch_shape + (m, n))
+
+
+def gemm_batch_exact(a, b, zero_point_a=0, zero_point_b=0) -> np.ndarray:
+    """The fast path of :func:`gemm_batch` (no checks): ``matmul(A - zpA, B - zpB)`` modulo 2^32, int32.
+
     ``zero_point_b`` may be a scalar or any array that broadcasts against ``b`` (per column, per
-    batch matrix). Same bits as the instruction path of :func:`qgemm` on each 2-D product.
+    batch matrix). Same bits as the instruction path on each 2-D product.
     """
     ad = a.astype(np.float32)
     ad -= np.float32(zero_point_a)
@@ -350,7 +448,8 @@ def check_zero_point(value, dtype, name, *, length=None):
 
 def qgemm(A, B, a_zero_point=0, b_zero_point=0, *, threads=1, packed_b=True, path="fast", trace=None,
           ort_version=None, cpu=None):
-    """``MlasGemmBatch`` for one product: ``C = (A - a_zero_point) @ (B - b_zero_point)`` in int32.
+    """``MlasGemmBatch`` for one product (:func:`gemm_batch` with a batch of one):
+    ``C = (A - a_zero_point) @ (B - b_zero_point)`` in int32.
 
     A is ``M x K`` and B ``K x N``, each int8 or uint8 (uint8 x uint8, uint8 x int8 and int8 x int8;
     int8 x uint8 raises ``TypeError``). ``a_zero_point`` is a scalar of A's type;
@@ -379,18 +478,8 @@ def qgemm(A, B, a_zero_point=0, b_zero_point=0, *, threads=1, packed_b=True, pat
     kernel_family(A.dtype == np.int8, B.dtype == np.int8)
     zpa = check_zero_point(a_zero_point, A.dtype, "a_zero_point")
     zpb = check_zero_point(b_zero_point, B.dtype, "b_zero_point", length=B.shape[1])
-    check_threads(threads)
-    release(ort_version)  # validated on every path
-    desc = resolve_cpu(cpu)
-    if path not in PATHS:
-        raise ValueError(f"path must be one of {PATHS}, got {path!r}")
-    if trace is not None and path != "instructions":
-        raise ValueError("a trace is only recorded with path='instructions'")
-    if path != "instructions":
-        return qgemm_fast(A, B, zpa, zpb)
-    rel = instruction_release(ort_version, desc.name)
-    run = qgemm_instructions if desc.i8mm else qgemm_dot_instructions
-    return run(A, B, zpa, zpb, threads=threads, packed_b=packed_b, trace=trace, ort_version=rel)
+    return gemm_batch(A, B, zpa, zpb, threads=threads, packed_b=packed_b, ort_version=ort_version, cpu=cpu,
+                      path=path, trace=trace)
 
 
 def qgemm_dot_instructions(a, b, zero_point_a=0, zero_point_b=0, *, threads=1, packed_b=True, trace=None,

@@ -1,6 +1,7 @@
 """ONNX Runtime's CPU operators as they dispatch to MLAS on Arm64, per release.
 
-``matmul`` / ``fused_matmul`` (fp32, bf16 fastmath or fp32 SGEMM) and the quantized MatMuls
+``matmul`` / ``fused_matmul`` (fp32, bf16 fastmath or fp32 SGEMM), ``gemm`` / ``fused_gemm``
+(fp32 SGEMM) and the quantized MatMuls
 (``matmul_integer``, ``dynamic_quantize_matmul``, ``matmul_integer_to_float``,
 ``qlinear_matmul``). Public entry points load lazily.
 """
@@ -14,6 +15,8 @@ from .versions import DEFAULT_ORT_VERSION, ORT_RELEASES, resolve_ort_version
 _EXPORTS = {
     "matmul": "matmul_op",
     "fused_matmul": "matmul_op",
+    "gemm": "gemm_op",
+    "fused_gemm": "gemm_op",
     "matmul_integer": "quantization",
     "dynamic_quantize_matmul": "quantization",
     "matmul_integer_to_float": "quantization",

@@ -5,8 +5,10 @@ Models the CPU kernels of ONNX Runtime 1.17-1.32:
 ``onnxruntime/core/providers/cpu/quantization/quantize_linear_matmul.cc`` (QLinearMatMul),
 ``onnxruntime/contrib_ops/cpu/quantization/dynamic_quantize_matmul.cc`` (com.microsoft
 DynamicQuantizeMatMul and MatMulIntegerToFloat) with ``matmul_integer_base.h``
-(``IsBQuantParamSupported``), on top of MLAS QGEMM (:mod:`mlas_emu.mlas.qgemm`) and its output
-processors (:mod:`mlas_emu.mlas.quantize`).
+(``IsBQuantParamSupported``, ``PrePack``). Each computes its int32 products with one call of the
+MLAS QGEMM driver, ``MlasGemmBatch`` (:func:`mlas_emu.mlas.qgemm.gemm_batch`), over the GEMMs of
+``MatMulComputeHelper``, with the session's intra-op threads, the release, the CPU and whether B
+was pre-packed; then MLAS's output processors (:mod:`mlas_emu.mlas.quantize`).
 
 Every operator takes the arguments shared by ``mlas_emu.ort``: ``ort_version`` (None: the newest),
 ``threads`` (intra-op threads), ``cpu`` (:data:`mlas_emu.cpus.CPUS`) and ``session_config`` (ORT
@@ -16,8 +18,11 @@ DynamicQuantizeMatMul's A poisons the range on Graviton3/4 and is skipped on Gra
 
 Shapes follow ONNX MatMul (NumPy ``matmul``): 1-D operands are promoted and the promoted axis
 dropped, batch axes broadcast. Integer results are exact modulo 2^32; float results follow the
-Arm build's fused multiply-add. The intra-op thread count and whether B is an initializer do
-not change any result on these paths; both are accepted so calls mirror an ONNX Runtime session's set-up.
+Arm build's fused multiply-add. The intra-op thread count and whether B is an initializer (a
+constant 2-D B is pre-packed by ``MlasGemmPackB`` unless ``session.disable_prepacking=1``) reach
+the QGEMM driver as ONNX Runtime passes them; they shape its work, not its int32 sums. An int8
+constant B whose zero point is a constant zero is packed for ``MlasSymmQgemmBatch`` instead
+(``TrySymmetricPrePack``), where the platform has that kernel: the same exact int32 sums.
 Graviton3 has no SME, so the KleidiAI DynamicQuantizeMatMul of 1.23+ (SME only) is never taken.
 """
 
@@ -25,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..mlas.qgemm import check_zero_point, gemm_batch_exact
+from ..mlas.qgemm import check_zero_point, gemm_batch
 from ..mlas.quantize import quantization_parameters_u8, quantize_linear, requantize_output, scale_bias_output
 from .matmul_op import plan_matmul
 from .session_config import op_settings
@@ -144,12 +149,32 @@ def _scale(value, name, b_shape=None):
     return f
 
 
-def _int_matmul(a, b, zero_point_a, zero_point_b):
-    """``MlasGemmBatch`` over the ONNX MatMul batches: int32 ``(A - zpA) @ (B - zpB)`` modulo 2^32."""
-    out = gemm_batch_exact(a, b, zero_point_a, zero_point_b)
-    if a.ndim == 1 and b.ndim == 1:
-        out = out.reshape(1)  # MatMulComputeHelper: a vector dot product has shape (1,)
-    return out
+def _int_matmul(a, b, zero_point_a, zero_point_b, out_shape, settings, b_is_initializer):
+    """int32 ``(A - zpA) @ (B - zpB)`` modulo 2^32 in ONNX MatMul's output shape ``out_shape``, by
+    one ``MlasGemmBatch`` call over ``MatMulComputeHelper``'s GEMMs (:func:`_helper_gemms`)."""
+    a_g, b_g, zpb_g = _helper_gemms(a, b, zero_point_b)
+    packed = bool(b_is_initializer) and b.ndim == 2 and settings.prepacking  # MatMulIntegerBase::PrePack
+    out = gemm_batch(a_g, b_g, zero_point_a, zpb_g, threads=settings.threads, packed_b=packed,
+                     ort_version=settings.release, cpu=settings.cpu.name)
+    return out.reshape(out_shape)
+
+
+def _helper_gemms(a, b, zero_point_b):
+    """The GEMMs ``MatMulComputeHelper::Compute`` (matmul_helper.h) hands to MLAS, as broadcast stacks.
+
+    A 1-D A is one row and a 1-D B one column (each GEMM of a 1-D B has M = 1: A's rows become
+    batch axes); an A of rank >= 2 against a B of no larger rank whose batch axes are all 1 is one
+    GEMM of all of A's rows; otherwise one GEMM per broadcast batch matrix.
+    """
+    if b.ndim == 1:
+        return a.reshape(a.shape[:-1] + (1, a.shape[-1])), b.reshape(-1, 1), zero_point_b
+    if a.ndim == 1:
+        return a.reshape(1, -1), b, zero_point_b
+    if a.ndim >= b.ndim and all(d == 1 for d in b.shape[:-2]):
+        k, n = b.shape[-2:]
+        zpb = zero_point_b.reshape(n) if np.ndim(zero_point_b) else zero_point_b
+        return a.reshape(int(np.prod(a.shape[:-1], dtype=np.int64)), k), b.reshape(k, n), zpb
+    return a, b, zero_point_b
 
 
 def _bias(bias, n):
@@ -172,14 +197,14 @@ def matmul_integer(A, B, a_zero_point=None, b_zero_point=None, *, b_is_initializ
     1-element, of A's type. ``b_zero_point``: scalar, 1-element, (N,) for 2-D B, or B's shape
     with axis -2 of size 1 (per column), of B's type. Sums wrap modulo 2^32 as MLAS's do.
     """
-    _profile(ort_version, threads, b_is_initializer, cpu, session_config)
+    settings = _profile(ort_version, threads, b_is_initializer, cpu, session_config)
     A = _array(A, "A")
     B = _array(B, "B")
     _check_types("MatMulInteger", A, B)
-    _matmul_shape(A.shape, B.shape)
+    out_shape = _matmul_shape(A.shape, B.shape)
     zpa = _zero_point(a_zero_point, "a_zero_point", A.dtype)
     zpb = _zero_point(b_zero_point, "b_zero_point", B.dtype, B.shape)
-    return _int_matmul(A, B, zpa, zpb)
+    return _int_matmul(A, B, zpa, zpb, out_shape, settings, b_is_initializer)
 
 
 def dynamic_quantize_matmul(A, B, b_scale, b_zero_point=None, bias=None, *, b_is_initializer=True, ort_version=None,
@@ -207,7 +232,7 @@ def dynamic_quantize_matmul(A, B, b_scale, b_zero_point=None, bias=None, *, b_is
         _warn_non_finite(A)
     a_scale, a_zp = quantization_parameters_u8(A, sve=settings.release.sve_min_max and settings.cpu.sve_bits > 0)
     qa = quantize_linear(A, a_scale, a_zp, np.uint8)
-    acc = _int_matmul(qa, B, a_zp, zpb)
+    acc = _int_matmul(qa, B, a_zp, zpb, out_shape, settings, b_is_initializer)
     return scale_bias_output(acc, np.float32(a_scale) * scale_b, bias)
 
 
@@ -233,17 +258,17 @@ def matmul_integer_to_float(A, B, a_scale, b_scale, a_zero_point=None, b_zero_po
     and ``a_zero_point`` per tensor; ``b_scale`` and ``b_zero_point`` per tensor or per column
     (as for :func:`dynamic_quantize_matmul`).
     """
-    _profile(ort_version, threads, b_is_initializer, cpu, session_config)
+    settings = _profile(ort_version, threads, b_is_initializer, cpu, session_config)
     A = _array(A, "A")
     B = _array(B, "B")
     _check_types("MatMulIntegerToFloat", A, B)
-    _matmul_shape(A.shape, B.shape)
+    out_shape = _matmul_shape(A.shape, B.shape)
     scale_a = _scale(a_scale, "a_scale")
     scale_b = _scale(b_scale, "b_scale", B.shape)
     zpa = _zero_point(a_zero_point, "a_zero_point", A.dtype)
     zpb = _zero_point(b_zero_point, "b_zero_point", B.dtype, B.shape)
     bias = _bias(bias, B.shape[-1] if B.ndim > 1 else 1)
-    acc = _int_matmul(A, B, zpa, zpb)
+    acc = _int_matmul(A, B, zpa, zpb, out_shape, settings, b_is_initializer)
     return scale_bias_output(acc, scale_a * scale_b, bias)
 
 
@@ -256,11 +281,11 @@ def qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, 
     per column): round to nearest even, add ``y_zero_point``, saturate. (a, b) dtypes:
     (uint8, uint8), (uint8, int8), (int8, int8); the output has a's dtype.
     """
-    _profile(ort_version, threads, b_is_initializer, cpu, session_config)
+    settings = _profile(ort_version, threads, b_is_initializer, cpu, session_config)
     a = _array(a, "a")
     b = _array(b, "b")
     _check_types("QLinearMatMul", a, b)
-    _matmul_shape(a.shape, b.shape)
+    out_shape = _matmul_shape(a.shape, b.shape)
     if a_zero_point is None or b_zero_point is None or y_zero_point is None:
         raise ValueError("QLinearMatMul needs a_zero_point, b_zero_point and y_zero_point (required ONNX inputs)")
     scale_a = _scale(a_scale, "a_scale")
@@ -269,5 +294,5 @@ def qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, 
     zpa = _zero_point(a_zero_point, "a_zero_point", a.dtype)
     zpb = _zero_point(b_zero_point, "b_zero_point", b.dtype, b.shape)
     zpy = int(_zero_point(y_zero_point, "y_zero_point", a.dtype))
-    acc = _int_matmul(a, b, zpa, zpb)
+    acc = _int_matmul(a, b, zpa, zpb, out_shape, settings, b_is_initializer)
     return requantize_output(acc, (scale_a * scale_b) / scale_y, zpy, a.dtype)
