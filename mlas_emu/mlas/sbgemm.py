@@ -24,18 +24,19 @@ caller's buffer as finite, taken as 0.0); ``faithful=False`` computes what the c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ..errors import OrtDefectWarning, warn_caller
 from ..releases import release
+from . import sbgemm_kernel_asm as asm
 from . import sbgemm_kernel_neon as kn
+from . import sbgemm_plan as plan
 from ._checks import as_f32_bias, as_f32_matrix
-from .threading import check_threads, gemm_thread_range, partition
-
-#: Elements of the thread-local B panel (UpAlignSize(Strides.N * Strides.K * sizeof(bf16)) / 2).
-PANEL_B_ELEMENTS = kn.STRIDE_N * kn.STRIDE_K
+from .interpret import Memory, execute
+from .schedule import KernelCall
+from .threading import check_threads
 
 DEFECT_TEXT = {
     "NonPackedLayout": (
@@ -116,20 +117,9 @@ class SBGemmData:
         return self.b
 
 
-@dataclass(frozen=True)
-class Partition:
-    """How ``MlasSBGemmBatch`` splits the work: threads per GEMM and the M/N thread grid."""
-
-    threads_per_gemm: int
-    thread_count_m: int
-    thread_count_n: int
-
-
-def thread_partition(m: int, n: int, k: int, batch: int, threads: int, ort_version=None) -> Partition:
-    """``MlasSBGemmBatch`` (onnxruntime/core/mlas/lib/sbgemm.h): a target of M*N*K / 65536 + 1
-    threads, at most the platform's 64 and the session's ``threads``, ceil(target / batch) per GEMM,
-    then a 1-D split of M or of N (blocks of 16): the release's
-    :attr:`~mlas_emu.releases.Release.sbgemm_threads` rule (:func:`mlas_emu.mlas.threading.partition`).
+def thread_partition(m: int, n: int, k: int, batch: int, threads: int, ort_version=None) -> plan.Partition:
+    """``MlasSBGemmBatch`` (onnxruntime/core/mlas/lib/sbgemm.h): threads per GEMM and the M/N
+    thread grid (:func:`mlas_emu.mlas.sbgemm_plan.thread_partition`) for the release.
 
     The non-packed path's K blocks follow the per-thread N (defect 1 where they pass 256) and
     defect 2 follows the threads' first columns, so this decides bits. Checked bit for bit against
@@ -137,40 +127,10 @@ def thread_partition(m: int, n: int, k: int, batch: int, threads: int, ort_versi
     (tests/mlas/test_threads_oracle.py); the cap of 64 also on 1.17.1, 1.23.2, 1.29.0, 1.30.0
     and 1.31.1.
     """
-    rule = release(ort_version).sbgemm_threads
-    count_m, count_n = partition(m, n, k, batch, threads, rule, kn.PACKED_N)
-    return Partition(count_m * count_n, count_m, count_n)
+    return plan.thread_partition(m, n, k, batch, threads, release(ort_version))
 
 
-def non_packed_strides(n: int, k: int) -> tuple[int, int]:
-    """``MlasSBGemmNonPackedOperation``'s (StrideN, StrideK) for the thread's N and K."""
-    stride_n, stride_k = kn.STRIDE_N, kn.STRIDE_K
-    if n >= k:
-        while stride_k // 2 >= k:
-            stride_n *= 2
-            stride_k //= 2
-    else:
-        while stride_n > 16 and stride_n // 2 >= n:
-            stride_k *= 2
-            stride_n //= 2
-    return stride_n, stride_k
-
-
-@dataclass
-class _Run:
-    """Per-call settings threaded through the drivers."""
-
-    faithful: bool
-    path: str
-    log: DefectLog
-    trace: list | None
-    #: the defects the emulated release's MLAS has (:attr:`mlas_emu.releases.Release.sbgemm_defects`)
-    defects: frozenset = frozenset()
-    a_cache: dict = field(default_factory=dict)
-
-    def reproduces(self, defect: str) -> bool:
-        """Whether this call computes ``defect``'s wrong values (the release has it, faithful mode)."""
-        return self.faithful and defect in self.defects
+non_packed_strides = plan.non_packed_strides
 
 
 def sbgemm_batch(m: int, n: int, k: int, data: list[SBGemmData], *, threads: int = 1,
@@ -178,144 +138,272 @@ def sbgemm_batch(m: int, n: int, k: int, data: list[SBGemmData], *, threads: int
                  ort_version=None) -> DefectLog:
     """``MlasSBGemmBatch(M, N, K, BatchN, Data, ThreadPool)``: every GEMM of the batch, all threads.
 
-    Threads are emulated one after another (their C regions are disjoint); each thread's
-    non-packed B panel starts with unknown contents. ``ort_version``: a release string or
-    :class:`~mlas_emu.releases.Release` (None: the newest), which decides the defects present
-    and the thread partition (:func:`thread_partition`). Returns the :class:`DefectLog`.
+    Builds the plan (:func:`mlas_emu.mlas.sbgemm_plan.plan_batch`: the calls, their operand
+    maps and ORT's defects for ``ort_version``, a release string or
+    :class:`~mlas_emu.releases.Release`, None: the newest) and executes it: ``path="fast"`` with
+    the BFDotAdd chains, ``"instructions"`` by interpreting the kernel routine's schedule
+    (:mod:`.sbgemm_kernel_asm`) on register images, appending the records to ``trace`` (global
+    coordinates). Threads run one after another (their C regions are disjoint). Returns the
+    :class:`DefectLog`.
     """
     check_threads(threads)
-    if path not in ("fast", "instructions"):
+    if path not in _EXECUTORS:
         raise ValueError(f"path must be 'fast' or 'instructions', got {path!r}")
-    rel = release(ort_version)
-    run = _Run(faithful, path, DefectLog(faithful), trace, rel.sbgemm_defects)
-    part = thread_partition(m, n, k, len(data), threads, rel)
-    for tid in range(part.threads_per_gemm * len(data)):
-        gemm, thread = divmod(tid, part.threads_per_gemm)
-        sbgemm_operation(part, m, n, k, data[gemm], thread, run)
-    return run.log
+    batch_plan = plan.plan_batch(m, n, k, [_geometry(d) for d in data], threads, release(ort_version), faithful)
+    log = DefectLog(faithful)
+    for name, detail in batch_plan.events:
+        log.note(name, detail)
+    _EXECUTORS[path](batch_plan, data, log, trace)
+    return log
 
 
-def sbgemm_operation(part: Partition, m, n, k, d: SBGemmData, thread_id: int, run: _Run) -> None:
-    """``MlasSBGemmOperation``: this thread's M and N ranges, then the packed or non-packed path."""
-    start_m, count_m, start_n, count_n = gemm_thread_range(thread_id, m, n, part.thread_count_m,
-                                                           part.thread_count_n, kn.PACKED_N)
-    if count_m <= 0 or count_n <= 0:
-        return
-    a_off = d.a_offset + start_m * d.lda
-    c_off = d.c_offset + start_m * d.ldc + start_n
-    if d.b_is_packed:
-        _packed_operation(count_m, start_n, count_n, kn.align_up(n, kn.PACKED_N), k, d, a_off, c_off, run)
-    else:
-        _non_packed_operation(count_m, start_n, count_n, k, d, a_off, c_off, run)
+def _geometry(d: SBGemmData) -> plan.Geometry:
+    as_written = d.b_is_packed and d.b_source is not None and d.b_known is None
+    ldb = d.b_source.shape[1] if as_written else d.ldb
+    return plan.Geometry(d.a_offset, d.lda, d.b_offset, ldb, d.b_is_packed, d.c_offset, d.ldc, d.bias is not None,
+                         as_written)
 
 
-def _packed_operation(m, range_start_n, range_count_n, aligned_n, k, d, a_off, c_off, run):
-    """``MlasSBGemmPackedOperation``: N slices of 128, K slices of 256, B from the shared packed buffer."""
-    slices = [(range_start_n + n0, min(range_count_n - n0, kn.STRIDE_N)) for n0 in range(0, range_count_n, kn.STRIDE_N)]
-    blocks = [(k0, min(k - k0, kn.STRIDE_K)) for k0 in range(0, k, kn.STRIDE_K)]
-    offsets = [_packed_b_offsets(aligned_n, k0, ck, s0) for s0, _ in slices for k0, ck in blocks]
-    offset_defect = "PackedOffset" in run.defects
-    if run.path == "fast" and (not offset_defect or all(i == s for i, s in offsets)):
-        # A column's chain does not depend on the N slice it is computed in, and without the
-        # offset defect the slices of a K block read B as one run: one kernel call per K block.
-        slices = [(range_start_n, range_count_n)]
-        if d.b_source is not None and d.b_known is None and d.b_offset == 0:
-            # ... and that run is B as written: take it from the fp32 source, no buffer needed.
-            cols = slice(range_start_n, range_start_n + range_count_n)
-            for k0, count_k in blocks:
-                bias = d.bias[cols] if (k0 == 0 and d.bias is not None) else None
-                operand = _b_operand_as_written(d.b_source[k0 : k0 + count_k, cols])
-                sbgemm_kernel(m, range_count_n, count_k, d.a, a_off + k0, d.lda, None, None, 0, d.c, c_off,
-                              d.ldc, bias, k0 == 0, run, b_operand=operand)
-            return
-    for slice_start_n, count_n in slices:  # jc
-        n0 = slice_start_n - range_start_n
-        for k0, count_k in blocks:  # pc
-            zero_mode = k0 == 0
-            pb, shipped = _packed_b_offsets(aligned_n, k0, count_k, slice_start_n)
-            if shipped != pb and offset_defect:
-                run.log.note("PackedOffset", f"columns {slice_start_n}-{slice_start_n + count_n - 1}, "
-                                             f"K block {k0}-{k0 + count_k - 1}")
-                if run.faithful:
-                    pb = shipped
-            bias = None
-            if zero_mode and d.bias is not None:
-                bias = d.bias[slice_start_n : slice_start_n + count_n]
-            sbgemm_kernel(m, count_n, count_k, d.a, a_off + k0, d.lda, d.packed_buffer(), d.b_known,
-                          d.b_offset + pb, d.c, c_off + n0, d.ldc, bias, zero_mode, run)
+def _fp32_b(d: SBGemmData) -> np.ndarray:
+    """The flat fp32 B that :class:`~.sbgemm_plan.AsWritten` and ``Indexed`` maps index."""
+    return d.b_source.reshape(-1) if d.b_is_packed else d.b
 
 
-def _b_operand_as_written(block):
-    """What :func:`~.sbgemm_kernel_neon.read_b_operand` returns for one K block (at most 256
-    rows) of B packed by ``MlasSBGemmConvertPackB`` and read at the intended offsets: the fp32
-    ``block``'s bf16 bits (BFCVT), zero rows up to a multiple of 4 (the packer's padding), all
-    defined."""
-    count_k, count_n = block.shape
-    bits = np.zeros((kn.align_up(count_k, kn.PACKED_K), count_n), dtype=np.uint16)
-    bits[:count_k] = kn.bfcvtn_bits(block)
-    return bits, np.ones(bits.shape, dtype=np.bool_)
+class _Operands:
+    """The operands of one call as its loads read them (:func:`_operands`)."""
+
+    def __init__(self, a, b_bits, poison):
+        self.a, self.b_bits, self.poison = a, b_bits, poison
 
 
-def _packed_b_offsets(aligned_n, k0, count_k, slice_start_n):
-    """(intended, shipped) B offsets of a slice of ``MlasSBGemmPackedOperation``; they differ
-    under defect 2.
+def _operands(call: plan.SBGemmCall, d: SBGemmData, log: DefectLog, cache: dict) -> _Operands:
+    """A and B through the call's operand maps; ``poison``: C elements that depend on memory
+    nothing wrote (NaN after the kernel), or None."""
+    a = _a_operand(call, d, log, cache)
+    b_bits, defined = _b_operand(call, d, cache)
+    poison = None
+    undefined_cols = ~defined.all(axis=0)
+    if undefined_cols.any():
+        poison = np.zeros((call.count_m, call.count_n), bool)
+        poison[:, undefined_cols] = True
+        log.note("NonPackedLayout", f"{int(undefined_cols.sum())} columns read memory nothing wrote: NaN")
+    if call.a.over_read and a.past_end.any():
+        # A read past the caller's buffer only vanishes against B lanes that are zero.
+        live = ((b_bits & 0x7FFF) != 0) | ~defined
+        hit = (a.past_end.astype(np.int64) @ live.astype(np.int64)) > 0
+        if hit.any():
+            poison = hit if poison is None else poison | hit
+            log.note("AOverRead", "A read past its end meets non-zero B data: those elements depend on "
+                                  "memory nothing wrote (NaN)")
+    return _Operands(a, b_bits, poison)
 
-    Intended: ``AlignedN * k0 + align(CountK, 4) * SliceStartN``; shipped: ``CountK * SliceStartN``.
-    """
-    intended = aligned_n * k0 + kn.align_up(count_k, kn.PACKED_K) * slice_start_n
-    shipped = aligned_n * k0 + count_k * slice_start_n
-    return intended, shipped
+
+def _a_operand(call, d, log, cache) -> kn.AOperand:
+    """``ARead``: the rows' 4-k loads; lanes past CountK read memory (defect 3) or zero."""
+    key = (call.gemm, call.a.offset, call.count_m, call.count_k, call.a.over_read)
+    if key in cache:  # the same A block serves every N slice of a K block
+        return cache[key]
+    rows = call.a.offset + np.arange(call.count_m) * call.a.lda
+    a = kn.read_a_operand(d.a, rows, call.count_k)
+    over = a.over_read
+    if over.any() and call.a.defect:
+        lanes = np.where(over & ~a.past_end, a.bits, np.uint16(0))
+        special = np.nonzero(((lanes & 0x7F80) == 0x7F80).any(axis=1))[0]
+        if special.size:
+            log.note("AOverRead", f"Inf/NaN just past rows {_rows_text(rows[special] // max(call.a.lda, 1))} "
+                                  f"of A (K block of {call.count_k}) makes those rows NaN")
+        if call.a.over_read and (a.past_end & over).any():
+            log.note("AOverRead", "the last row reads past the end of A; that memory is taken as finite (0.0)")
+    if over.any() and not call.a.over_read:
+        a = a.zero_lanes(over)
+    cache[key] = a
+    return a
 
 
-def _non_packed_operation(m, range_start_n, n, k, d, a_off, c_off, run):
-    """``MlasSBGemmNonPackedOperation``: strides from the thread's N and K, B packed per slice."""
-    stride_n, stride_k = non_packed_strides(n, k)
-    if run.path == "fast" and stride_k <= kn.STRIDE_K and (d.bias is None or range_start_n == 0):
-        _non_packed_merged(m, range_start_n, n, k, stride_k, d, a_off, c_off, run)
-        return
-    panel = np.zeros(PANEL_B_ELEMENTS, dtype=np.uint16)
-    known = np.zeros(PANEL_B_ELEMENTS, dtype=np.bool_)  # thread-local buffer: contents unknown
-    b_base = d.b_offset + range_start_n
-    for n0 in range(0, n, stride_n):  # jc
-        count_n = min(n - n0, stride_n)
-        for k0 in range(0, k, stride_k):  # pc
-            count_k = min(k - k0, stride_k)
-            block = _gather(d.b, b_base + n0 + k0 * d.ldb, count_k, count_n, d.ldb)
-            if count_k > kn.STRIDE_K and "NonPackedLayout" in run.defects:
-                run.log.note("NonPackedLayout", f"columns {range_start_n + n0}-{range_start_n + n0 + count_n - 1}, "
-                                                f"K slice {k0}-{k0 + count_k - 1} read as one block")
-            if count_k > kn.STRIDE_K and not run.reproduces("NonPackedLayout"):
-                buf = kn.convert_copy_pack_b(kn.bfcvtn_bits(block))
-                buf_known = None
+def _b_operand(call, d, cache):
+    """(bf16 bits (4*ceil(CountK/4), CountN), defined) of the call's B map."""
+    b = call.b
+    if isinstance(b, plan.AsWritten):
+        block = _gather(_fp32_b(d), b.offset, call.count_k, call.count_n, b.ld)
+        bits = np.zeros((kn.align_up(call.count_k, kn.PACKED_K), call.count_n), dtype=np.uint16)
+        bits[: call.count_k] = kn.bfcvtn_bits(block)
+        return bits, np.ones(bits.shape, dtype=np.bool_)
+    if isinstance(b, plan.PackedRead):
+        return kn.read_b_operand(d.packed_buffer(), d.b_known, b.offset, call.count_n, call.count_k)
+    key = ("fp32 bits", call.gemm)
+    if key not in cache:
+        cache[key] = kn.bfcvtn_bits(_fp32_b(d))
+    src = cache[key]
+    bits = np.where(b.index >= 0, src[np.maximum(b.index, 0)], np.uint16(0)).astype(np.uint16)
+    return bits, b.index != plan.UNWRITTEN
+
+
+def _bias(call, d) -> np.ndarray | None:
+    if call.bias_first is None:
+        return None
+    return d.bias[call.bias_first : call.bias_first + call.count_n]
+
+
+def _c_tile(call, d):
+    """C's (CountM, CountN) block: a view when rows do not overlap, else (copy, scatter-back)."""
+    view = kn.strided_view(d.c, call.c_offset, call.count_m, call.ldc, call.count_n) if call.ldc >= call.count_n else None
+    if view is not None:
+        return view, None
+    idx = call.c_offset + np.arange(call.count_m)[:, None] * call.ldc + np.arange(call.count_n)[None, :]
+    return d.c[idx], idx
+
+
+def _store(call, d, write) -> None:
+    """Run ``write(tile)`` on the call's C block, in place."""
+    tile, idx = _c_tile(call, d)
+    write(tile)
+    if idx is not None:
+        d.c[idx] = tile
+
+
+def _poisoned(tile, poison) -> None:
+    if poison is not None:
+        tile[poison] = np.uint32(0x7FC00000).view(np.float32)
+
+
+def _execute_fast(batch_plan, data, log, trace) -> None:
+    """The plan on the BFDotAdd chains (:func:`~.sbgemm_kernel_neon.kernel_fast`).
+
+    Calls of one K block whose B is read as written are merged across N slices: a column's chain
+    does not depend on the slice it is computed in (a consistency check against the instruction
+    path tests it)."""
+    cache: dict = {}
+    for call in _merged(batch_plan.calls):
+        d = data[call.gemm]
+        ops = _operands(call, d, log, cache)
+        a = ops.a
+        acc = kn.kernel_fast(a.bits, ops.b_bits, _bias(call, d), a.unpacked_rows())
+
+        def write(tile, acc=acc, ops=ops, zero=call.zero_mode):
+            kn.store_tile(tile, acc, zero)
+            _poisoned(tile, ops.poison)
+
+        _store(call, d, write)
+
+
+def _merged(calls):
+    """The calls grouped by (GEMM, thread, rows, K block) in K order, with neighbouring
+    as-written column ranges joined."""
+    groups: dict = {}
+    for call in calls:
+        groups.setdefault((call.gemm, call.thread, call.m, call.k), []).append(call)
+    for group in groups.values():
+        merged = [group[0]]
+        for call in group[1:]:
+            prev = merged[-1]
+            if _joinable(prev, call):
+                merged[-1] = replace(prev, count_n=prev.count_n + call.count_n)
             else:
-                kn.convert_pack_b_into(panel, known, block)
-                buf, buf_known = panel, known
-            zero_mode = k0 == 0
-            bias = None
-            if zero_mode and d.bias is not None:
-                first = n0 if run.faithful else range_start_n + n0
-                if range_start_n:
-                    run.log.note("NonPackedBiasOffset", f"columns from {range_start_n} use bias[{n0}...]")
-                bias = d.bias[first : first + count_n]
-            sbgemm_kernel(m, count_n, count_k, d.a, a_off + k0, d.lda, buf, buf_known, 0,
-                          d.c, c_off + n0, d.ldc, bias, zero_mode, run)
+                merged.append(call)
+        yield from merged
 
 
-def _non_packed_merged(m, range_start_n, n, k, stride_k, d, a_off, c_off, run):
-    """The non-packed path with the N slices of each K slice in one kernel call.
+def _joinable(prev, call) -> bool:
+    return (isinstance(prev.b, plan.AsWritten) and isinstance(call.b, plan.AsWritten) and prev.b.ld == call.b.ld
+            and call.b.offset == prev.b.offset + prev.count_n and call.c_offset == prev.c_offset + prev.count_n
+            and call.n == prev.n + prev.count_n and prev.a == call.a
+            and (prev.bias_first is None) == (call.bias_first is None)
+            and (call.bias_first is None or call.bias_first == prev.bias_first + prev.count_n))
 
-    Without defect 1 (every K slice within 256) and without the bias quirk, a slice's panel holds
-    exactly its columns of B, packed and read back: every column's operand is B as written
-    (:func:`_b_operand_as_written`, no panel needed), and a column's chain does not depend on its slice.
-    """
-    b_base = d.b_offset + range_start_n
-    for k0 in range(0, k, stride_k):  # pc
-        count_k = min(k - k0, stride_k)
-        operand = _b_operand_as_written(_gather(d.b, b_base + k0 * d.ldb, count_k, n, d.ldb))
-        zero_mode = k0 == 0
-        bias = d.bias[:n] if (zero_mode and d.bias is not None) else None
-        sbgemm_kernel(m, n, count_k, d.a, a_off + k0, d.lda, None, None, 0, d.c, c_off, d.ldc, bias, zero_mode,
-                      run, b_operand=operand)
+
+def _execute_instructions(batch_plan, data, log, trace) -> None:
+    """The plan by interpreting ``MlasSbgemmKernelZero/Add``'s schedule on register images, one
+    routine call per 8, 4, 2 or 1 rows (the C++ wrapper's loop)."""
+    cache: dict = {}
+    for call in batch_plan.calls:
+        d = data[call.gemm]
+        ops = _operands(call, d, log, cache)
+        bias = _bias(call, d)
+        z = (np.zeros(call.count_n, np.float32) if bias is None else bias).view(np.uint32)[None, :]
+
+        def write(tile, call=call, ops=ops, z=z):
+            c_bits = tile.view(np.uint32)
+            for kcall in routine_calls(call):
+                rows = slice(kcall.m - call.m, kcall.m - call.m + kcall.rows)
+                records = asm.schedule(kcall)
+                execute(records, Memory(A=ops.a.raw[rows], B=ops.b_bits, Z=z, C=c_bits[rows]))
+                if trace is not None:
+                    trace.extend(relabel(records, call, kcall, d))
+            _poisoned(tile, ops.poison)
+
+        _store(call, d, write)
+
+
+_EXECUTORS = {"fast": _execute_fast, "instructions": _execute_instructions}
+
+
+def routine_calls(call: plan.SBGemmCall) -> list[KernelCall]:
+    """The assembly routine's calls for one wrapper call: 8, 4, 2 or 1 rows at a time."""
+    out, m = [], 0
+    while m < call.count_m:
+        rows = asm.kernel_rows(call.count_m - m)
+        out.append(KernelCall(call.thread, call.m + m, rows, call.n, call.count_n, call.k, call.count_k,
+                              call.zero_mode, call.bias_first is not None))
+        m += rows
+    return out
+
+
+def relabel(records, call: plan.SBGemmCall, kcall: KernelCall, d: SBGemmData | None = None) -> list:
+    """``records`` with lanes named in the whole GEMM's coordinates, through the call's operand
+    maps: ("A", i, k) of the element a lane really holds (an over-read lane: the next elements
+    in memory), ("B", k, j), ("C", i, j), ("bias", 0, j); None for zero padding or memory outside
+    the operands. A's and B's leading dimensions are those of a plain (M, K) and (K, N) pair."""
+    names = _LaneNames(call, kcall, d)
+    return [replace(r, lanes={reg: tuple(names(c) for c in lanes) for reg, lanes in r.lanes.items()})
+            if r.lanes else r for r in records]
+
+
+class _LaneNames:
+    def __init__(self, call, kcall, d):
+        self.call, self.row0, self.d = call, kcall.m - call.m, d
+        self.packed_index = None
+
+    def __call__(self, coord):
+        if coord is None:
+            return None
+        kind, i, j = coord
+        call = self.call
+        if kind == "C":
+            return ("C", call.m + self.row0 + i, call.n + j)
+        if kind == "Z":
+            return ("bias", 0, call.bias_first + j)
+        if kind == "A":
+            if j >= call.count_k and not call.a.over_read:
+                return None
+            return ("A", *divmod(call.a.offset - call.k * 0 + (self.row0 + i) * call.a.lda + j, call.a.lda))
+        return self._b(i, j)
+
+    def _b(self, kk, c):
+        call, b = self.call, self.call.b
+        if isinstance(b, plan.AsWritten):
+            return ("B", *divmod(b.offset + kk * b.ld + c, b.ld)) if kk < call.count_k else None
+        if isinstance(b, plan.Indexed):
+            src = int(b.index[kk, c])
+        else:
+            src = int(self._packed()[kk, c])
+        ld = self.d.ldb if self.d is not None else call.ldc
+        return ("B", *divmod(src, ld)) if src >= 0 else None
+
+    def _packed(self):
+        if self.packed_index is None:
+            self.packed_index = _packed_source_index(self.d, self.call)
+        return self.packed_index
+
+
+def _packed_source_index(d, call):
+    """For a read of the pre-packed buffer: the flat source index of B each lane holds."""
+    source = d.b_source
+    k, n = source.shape
+    buf = np.full(kn.pack_b_size(n, k) // 2, plan.UNWRITTEN, np.int64)
+    kn.convert_pack_b_into(buf, None, np.arange(k * n).reshape(k, n), convert=False, fill=plan.ZERO)
+    where = kn.b_operand_index(call.b.offset, call.count_n, call.count_k)
+    inside = where < buf.size
+    return np.where(inside, buf[np.where(inside, where, 0)], plan.UNWRITTEN)
 
 
 def _gather(flat, offset, rows, cols, ld):
@@ -324,60 +412,6 @@ def _gather(flat, offset, rows, cols, ld):
     if view is not None:
         return view
     return flat[offset + np.arange(rows)[:, None] * ld + np.arange(cols)[None, :]]
-
-
-def sbgemm_kernel(count_m, count_n, count_k, a, a_off, lda, buf, known, b_off, c, c_off, ldc,
-                  bias, zero_mode, run: _Run, b_operand=None) -> None:
-    """``MlasSBGemmKernel<MLAS_SBGEMM_KERNEL_NEON>`` with the 1.17-1.27 wrapper: the assembly on A in place.
-
-    Loads the operands as the assembly does, runs the micro-kernel (fast or instruction
-    path), then stores (ZeroMode) or adds (Add mode) into C.
-    """
-    rows = a_off + np.arange(count_m) * lda
-    key = (id(a), a_off, lda, count_m, count_k)
-    a_op = run.a_cache.get(key)
-    if a_op is None:  # the same A block serves every N slice of a K block
-        a_op = run.a_cache[key] = kn.read_a_operand(a, rows, count_k)
-    bits = a_op.bits
-    over = a_op.over_read
-    over_read = "AOverRead" in run.defects
-    if over.any() and over_read:
-        lanes = np.where(over & ~a_op.past_end, bits, np.uint16(0))
-        special_rows = np.nonzero(((lanes & 0x7F80) == 0x7F80).any(axis=1))[0]
-        if special_rows.size:
-            run.log.note("AOverRead", f"Inf/NaN just past rows {_rows_text(rows[special_rows] // max(lda, 1))} "
-                                      f"of A (K block of {count_k}) makes those rows NaN")
-        if run.faithful and (a_op.past_end & over).any():
-            run.log.note("AOverRead", "the last row reads past the end of A; that memory is taken as finite (0.0)")
-    if over.any() and not run.reproduces("AOverRead"):
-        bits = np.where(over, np.uint16(0), bits)
-    if b_operand is None:
-        b_operand = kn.read_b_operand(buf, known, b_off, count_n, count_k)
-    b_bits, defined = b_operand
-    if run.path == "fast":
-        acc = kn.kernel_fast(bits, b_bits, bias, a_op.unpacked_rows() if bits is a_op.bits else None)
-    else:
-        acc = kn.kernel_instructions(bits, b_bits, bias, run.trace)
-    undefined_cols = ~defined.all(axis=0)
-    if undefined_cols.any():
-        acc[:, undefined_cols] = 0x7FC00000
-        run.log.note("NonPackedLayout", f"{int(undefined_cols.sum())} columns read memory nothing wrote: NaN")
-    if run.reproduces("AOverRead") and a_op.past_end.any():
-        # A read past the caller's buffer only vanishes against B lanes that are zero.
-        live = ((b_bits & 0x7FFF) != 0) | ~defined
-        hit = (a_op.past_end.astype(np.int64) @ live.astype(np.int64)) > 0
-        if hit.any():
-            acc[hit] = 0x7FC00000
-            run.log.note("AOverRead", "A read past its end meets non-zero B data: those elements depend on "
-                                      "memory nothing wrote (NaN)")
-    tile = kn.strided_view(c, c_off, count_m, ldc, count_n) if ldc >= count_n else None
-    if tile is not None:  # C in place (rows do not overlap)
-        kn.store_tile(tile, acc, zero_mode)
-        return
-    cidx = c_off + np.arange(count_m)[:, None] * ldc + np.arange(count_n)[None, :]
-    tile = c[cidx]
-    kn.store_tile(tile, acc, zero_mode)
-    c[cidx] = tile
 
 
 def _rows_text(rows) -> str:

@@ -3,22 +3,15 @@
 Models ``onnxruntime/core/mlas/lib/sbgemm_kernel_neon.cpp`` (``MlasSBGemmConvertCopyPackB``,
 ``MlasSBGemmConvertPackB``, ``MlasSBGemmKernel``) and ``lib/aarch64/SbgemmKernelNeon.S``
 (``MlasSbgemmKernelZero`` / ``MlasSbgemmKernelAdd``) as shipped in the ONNX Runtime 1.17.1 to
-1.27.0 aarch64 wheels (the kernel wrapper calls the assembly directly, without the zero-padded
-copy of A that later sources add).
+1.32.0 aarch64 wheels.
 
-The micro-kernel is available twice, and the two agree bit for bit (tested):
-
-* :func:`kernel_instructions` runs the kernel's instruction sequence on register images
-  (BFCVTN/BFCVTN2 of A, 16 BFMMLA per 4 k for an 8x8 tile, the UZP de-interleave) through
-  :func:`mlas_emu.isa.bfmmla`, optionally appending :class:`~mlas_emu.mlas.trace.InstructionRecord`
-  entries to a ``trace`` list;
-* :func:`kernel_fast` computes the same per-element BFDotAdd chains in numba
-  (:mod:`mlas_emu.mlas._bfdot_chain`).
-
-Both take the kernel's *operands as the kernel reads them*: :func:`read_a_operand` and
-:func:`read_b_operand` reproduce which memory the assembly loads, including the reads past
-the end of an A row when ``CountK % 4 != 0`` and reads of a packed buffer at another layout
-than the one written. What that memory holds is the drivers' business (:mod:`.sbgemm`).
+The assembly routine's instructions are described once, in :mod:`.sbgemm_kernel_asm`, and run
+by :mod:`.interpret` (the instruction path); :func:`kernel_fast` computes the same per-element
+BFDotAdd chains in numba (:mod:`mlas_emu.mlas._bfdot_chain`). Both take the kernel's *operands as
+the kernel reads them*: :func:`read_a_operand` and :func:`read_b_operand` reproduce which memory
+the assembly loads, including the reads past the end of an A row when ``CountK % 4 != 0`` and
+reads of a packed buffer at another layout than the one written; which memory that is, is the
+plan's business (:mod:`.sbgemm_plan`).
 """
 
 from __future__ import annotations
@@ -27,11 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._host_fp import HAS_MXCSR
 from .._jit import njit
 from ._bfdot_chain import bfdot_chains_unpacked, unpack_rows
-from ._isa_bridge import bfmmla, fp_convert_bf_array
-from .trace import InstructionRecord
+from ._isa_bridge import fp_convert_bf_array
 
 #: ``MLAS_SBGEMM_KERNEL_NEON`` constants (sbgemm_kernel_neon.cpp).
 KERNEL_MAX_M = 8
@@ -68,10 +59,11 @@ def bfcvtn_bits(x: np.ndarray) -> np.ndarray:
     return fp_convert_bf_array(np.ascontiguousarray(x, dtype=np.float32).view(np.uint32))
 
 
-def convert_copy_pack_b(b_bits: np.ndarray) -> np.ndarray:
+def convert_copy_pack_b(b_bits: np.ndarray, fill=0) -> np.ndarray:
     """``MlasSBGemmConvertCopyPackB`` for one K block, on already converted bf16 bits.
 
-    ``b_bits`` is (Kb, CountN) uint16; returns the flat uint16 run the packer writes. Layout
+    ``b_bits`` is (Kb, CountN) uint16; returns the flat uint16 run the packer writes (any other
+    dtype is packed the same way: the plan packs source indices, with ``fill`` for padding). Layout
     (each cell one bf16, ``cN kM`` = B[M, N]; a 4-k *group* per row of the picture)::
 
         full 8-column panel p (columns 8p..8p+7), ceil(Kb/4) groups of 32:
@@ -85,7 +77,7 @@ def convert_copy_pack_b(b_bits: np.ndarray) -> np.ndarray:
     """
     kb, n = b_bits.shape
     groups = (kb + 3) // 4
-    padded = np.zeros((groups * 4, n), dtype=np.uint16)
+    padded = np.full((groups * 4, n), fill, dtype=b_bits.dtype)
     padded[:kb] = b_bits
     full = n // 8
     parts = []
@@ -96,27 +88,29 @@ def convert_copy_pack_b(b_bits: np.ndarray) -> np.ndarray:
     rem = n - full * 8
     if rem:
         width = panel_width(rem) // 4  # columns the tail piece occupies, padded to even
-        tail = np.zeros((groups, width, 4), dtype=np.uint16)
+        tail = np.full((groups, width, 4), fill, dtype=b_bits.dtype)
         tail[:, :rem, :] = padded[:, full * 8 :].reshape(groups, 4, rem).transpose(0, 2, 1)
         parts.append(tail.reshape(-1))
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint16)
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=b_bits.dtype)
 
 
-def convert_pack_b_into(buf: np.ndarray, written: np.ndarray | None, b: np.ndarray) -> None:
+def convert_pack_b_into(buf: np.ndarray, written: np.ndarray | None, b: np.ndarray, *, convert: bool = True,
+                        fill=0) -> None:
     """``MlasSBGemmConvertPackB(PackedB=buf, B=b, CountN, CountK)``: convert and pack into ``buf``.
 
     ``b`` is the (CountK, CountN) fp32 block of B. The packer walks K in blocks of
     ``Strides.K = 256``, packs each with :func:`convert_copy_pack_b` and advances the
     destination by ``align(CountN, 16) * Kb`` elements (Kb unpadded). ``written`` (optional,
-    bool like ``buf``) records which elements this call wrote.
+    bool like ``buf``) records which elements this call wrote. ``convert=False`` packs ``b`` as
+    it is (source indices, :mod:`.sbgemm_plan`), padding with ``fill``.
     """
     count_k, count_n = b.shape
     aligned_n = align_up(count_n, PACKED_N)
-    bits = bfcvtn_bits(b)
+    bits = bfcvtn_bits(b) if convert else b
     pos = 0
     for k in range(0, count_k, STRIDE_K):
         kb = min(count_k - k, STRIDE_K)
-        run = convert_copy_pack_b(bits[k : k + kb])
+        run = convert_copy_pack_b(bits[k : k + kb], fill)
         buf[pos : pos + run.size] = run
         if written is not None:
             written[pos : pos + run.size] = True
@@ -197,6 +191,8 @@ class AOperand:
     bits: np.ndarray
     over_read: np.ndarray
     past_end: np.ndarray
+    #: the fp32 bit patterns loaded (uint32, same shape), before the kernel's BFCVTN
+    raw: np.ndarray | None = None
     #: ``bits`` unpacked for :func:`kernel_fast`, kept so that every N slice reuses it
     unpacked: tuple | None = None
 
@@ -204,6 +200,11 @@ class AOperand:
         if self.unpacked is None:
             self.unpacked = unpack_rows(self.bits)
         return self.unpacked
+
+    def zero_lanes(self, mask: np.ndarray) -> "AOperand":
+        """The operand with the ``mask`` lanes reading +0.0 (the zero-padded copy of A)."""
+        return AOperand(np.where(mask, np.uint16(0), self.bits), self.over_read, self.past_end & ~mask,
+                        np.where(mask, np.uint32(0), self.raw))
 
 
 def read_a_operand(a_flat: np.ndarray, row_offsets: np.ndarray, count_k: int) -> AOperand:
@@ -215,11 +216,11 @@ def read_a_operand(a_flat: np.ndarray, row_offsets: np.ndarray, count_k: int) ->
     over = np.broadcast_to(np.arange(lanes)[None, :] >= count_k, (row_offsets.size, lanes))
     vals = strided_rows(a_flat, row_offsets, lanes)
     if vals is not None:  # every load inside the buffer
-        return AOperand(bfcvtn_bits(vals), over, np.zeros(over.shape, dtype=np.bool_))
+        return AOperand(bfcvtn_bits(vals), over, np.zeros(over.shape, dtype=np.bool_), vals.view(np.uint32))
     idx = row_offsets[:, None] + np.arange(lanes)[None, :]
     past_end = idx >= a_flat.size
     vals = np.where(past_end, np.float32(0.0), a_flat[np.where(past_end, 0, idx)])
-    return AOperand(bfcvtn_bits(vals), over, past_end)
+    return AOperand(bfcvtn_bits(vals), over, past_end, vals.view(np.uint32))
 
 
 def strided_rows(flat: np.ndarray, row_offsets: np.ndarray, width: int) -> np.ndarray | None:
@@ -244,11 +245,6 @@ def strided_view(flat: np.ndarray, first: int, rows: int, ld: int, width: int) -
                                            strides=(ld * flat.itemsize, flat.itemsize))
 
 
-def kernel_rows(count_m: int) -> int:
-    """``MlasSBGemmKernelRows``: rows one kernel call handles (8, 4, 2 or 1)."""
-    return 8 if count_m >= 8 else 4 if count_m >= 4 else 2 if count_m >= 2 else 1
-
-
 def _init_bits(bias: np.ndarray | None, count_n: int) -> np.ndarray:
     if bias is None:
         return np.zeros(count_n, dtype=np.uint32)
@@ -267,117 +263,7 @@ def kernel_fast(a_bits: np.ndarray, b_bits: np.ndarray, bias: np.ndarray | None,
         a_unpacked = unpack_rows(a_bits)
     return bfdot_chains_unpacked(
         a_bits, a_unpacked, np.ascontiguousarray(b_bits, dtype=np.uint16), _init_bits(bias, b_bits.shape[1]),
-        HAS_MXCSR,
     )
-
-
-def _col_blocks(count_n: int):
-    """The kernel's N walk: 8-column blocks while more than 6 remain, then one of 6, 4 or 2."""
-    j = 0
-    while count_n - j > 6:
-        yield j, 8, min(8, count_n - j)
-        j += 8
-    if count_n - j > 0:
-        rem = count_n - j
-        yield j, 2 * ((rem + 1) // 2), rem
-
-
-def kernel_instructions(a_bits, b_bits, bias, trace: list | None = None) -> np.ndarray:
-    """The kernel's BFMMLA sequence on register images; returns the accumulators like :func:`kernel_fast`.
-
-    Per row group (8, 4, 2 or 1 rows, ``MlasSBGemmKernelRows``) and column block (8, 6, 4 or 2
-    columns), accumulators v16..v31 start as the bias splat ``{b0, b1, b0, b1}`` (or +0); per
-    4-k step, rows 2r and 2r+1 are converted into v8+r (BFCVTN low half, BFCVTN2 high half; a
-    missing odd row is 0), B is loaded into v4..v7 (2 columns x 4 k each) and
-    ``v(16+4r+q) = BFMMLA(v(16+4r+q), v(8+r), v(4+q))`` for every row pair r and column pair q.
-    ``a_bits`` here are the bf16 images of A; the BFCVTN instructions are recorded, not rerun.
-    """
-    rows = a_bits.shape[0]
-    count_n = b_bits.shape[1]
-    init = _init_bits(bias, count_n)
-    out = np.zeros((rows, count_n), dtype=np.uint32)
-    i0 = 0
-    while i0 < rows:  # the C++ wrapper loops over row groups
-        nrows = kernel_rows(rows - i0)
-        for j0, width, stored in _col_blocks(count_n):
-            acc = _bias_splat(init, j0, width, (nrows + 1) // 2)
-            for k in range(0, a_bits.shape[1], 4):
-                vn = _load_a(a_bits, i0, nrows, k, trace)
-                vm = _load_b(b_bits, j0, width, k, trace)
-                _bfmmla_tile(acc, vn, vm, i0, j0, k, trace)
-            _store(out, acc, i0, nrows, j0, stored, trace)
-        i0 += nrows
-    return out
-
-
-def _bias_splat(init, j0, width, pairs):
-    """Accumulators (row pair, column pair, 4 lanes) loaded with ``{b0, b1, b0, b1}`` per column pair."""
-    acc = np.zeros((pairs, width // 2, 4), dtype=np.uint32)
-    for q in range(width // 2):
-        j = j0 + 2 * q
-        b0 = init[j] if j < init.size else 0
-        b1 = init[j + 1] if j + 1 < init.size else 0
-        acc[:, q] = (b0, b1, b0, b1)
-    return acc
-
-
-def _load_a(a_bits, i0, nrows, k, trace):
-    """v8..v11: rows (2r, 2r+1) x k..k+3 each (BFCVTN into the low half, BFCVTN2 into the high half)."""
-    pairs = (nrows + 1) // 2
-    vn = np.zeros((pairs, 8), dtype=np.uint16)
-    for r in range(pairs):
-        for h in range(2):
-            if 2 * r + h < nrows:
-                i = i0 + 2 * r + h
-                vn[r, 4 * h : 4 * h + 4] = a_bits[i, k : k + 4]
-                reg = f"v{8 + r}.8h" if h else f"v{8 + r}.4h"
-                _record(trace, "bfcvtn2" if h else "bfcvtn", (reg, f"A row {i}"),
-                        {reg: tuple(("A", i, kk) for kk in range(k, k + 4))}, 16, f"k={k}..{k + 3}, row {i}")
-    return vn
-
-
-def _load_b(b_bits, j0, width, k, trace):
-    """v4..v7: column pairs (j, j+1) x k..k+3 each, one 16-byte load per register."""
-    count_n = b_bits.shape[1]
-    vm = np.zeros((width // 2, 8), dtype=np.uint16)
-    for q in range(width // 2):
-        cols = [j0 + 2 * q + h for h in range(2)]
-        for h, j in enumerate(cols):
-            if j < count_n:
-                vm[q, 4 * h : 4 * h + 4] = b_bits[k : k + 4, j]
-        _record(trace, "ldr", (f"q{4 + q}", "[x1], #16"),
-                {f"v{4 + q}.8h": tuple(("B", kk, j) for j in cols for kk in range(k, k + 4))},
-                16, f"k={k}..{k + 3}, cols {cols[0]}-{cols[1]}")
-    return vm
-
-
-def _bfmmla_tile(acc, vn, vm, i0, j0, k, trace):
-    """One 4-k step: BFMMLA for every (row pair, column pair) of the tile."""
-    for r in range(acc.shape[0]):
-        for q in range(acc.shape[1]):
-            acc[r, q] = bfmmla(acc[r, q].view(np.float32), vn[r], vm[q]).view(np.uint32)
-            i, j = i0 + 2 * r, j0 + 2 * q
-            _record(trace, "bfmmla", (f"v{16 + 4 * r + q}.4s", f"v{8 + r}.8h", f"v{4 + q}.8h"),
-                    {f"v{16 + 4 * r + q}.4s": (("C", i, j), ("C", i, j + 1), ("C", i + 1, j), ("C", i + 1, j + 1))},
-                    0, f"k={k}..{k + 3}, rows {i}-{i + 1} x cols {j}-{j + 1}")
-
-
-def _store(out, acc, i0, nrows, j0, stored, trace):
-    """UZP1/UZP2 .2d de-interleave: lane 2*h+c of accumulator (r, q) is C[2r+h, 2q+c]."""
-    for i in range(nrows):
-        r, h = divmod(i, 2)
-        for q in range(acc.shape[1]):
-            for c in range(2):
-                if 2 * q + c < stored:
-                    out[i0 + i, j0 + 2 * q + c] = acc[r, q, 2 * h + c]
-        _record(trace, "uzp2" if h else "uzp1", (f"row {i0 + i}",), {}, 0, f"store {stored} columns")
-
-
-def _record(trace, mnemonic, operands, lanes, nbytes, note):
-    """Append an :class:`InstructionRecord` when tracing."""
-    if trace is not None:
-        loaded = nbytes if mnemonic in ("ldr", "bfcvtn", "bfcvtn2") else 0
-        trace.append(InstructionRecord(mnemonic, tuple(operands), dict(lanes), loaded, 0, note))
 
 
 def store_tile(c: np.ndarray, acc_bits: np.ndarray, zero_mode: bool) -> None:
