@@ -10,23 +10,12 @@ with ``BFDotAdd = FPAdd_BF16(acc, FPAdd_BF16(BFMulH(a0, b0), BFMulH(a1, b1)))`` 
 FPAdd_BF16/BFMulH rounded by BFRound: round to odd into fp32, flush-to-zero when the unrounded
 exponent is below -126, infinity when it is 128 or more.
 
-Every BFRound here rounds a sum ``x + y`` of two fp32 values. The error-free transformation
-TwoSum gives ``s = RNE(x + y)`` and the exact rest ``e`` (``s + e == x + y``); round to odd is then
-read from ``s`` and the sign of ``e`` (:func:`_round_to_odd32`). Three tiers, chosen per tile of
-8 rows x 64 columns from exponent statistics of its rows, columns and initial values:
-
-* **fp32 tier** (the common case): float32 arithmetic, 8 lanes per AVX2 vector. On x86 hosts the
-  additions run with MXCSR set to round toward zero (:mod:`mlas_emu._host_fp`), so round to odd
-  is the truncated sum with bit 0 set when the sum was inexact (:func:`_round_to_odd_rz`);
-  elsewhere TwoSum under round to nearest gives it (:func:`_round_to_odd32`). Exact when no
-  value of the chain can reach the flush or overflow ranges, which :func:`_fp32_tier_exact`
-  proves before the tile runs: every value of a chain is a multiple of the smallest product of
-  ulps (so a non-zero one is at least that) and bounded by ``|init| + sum |a||b|`` grown by at
-  most 2x of round-to-odd steps.
-* **careful tier**: float64 arithmetic with explicit flush and overflow handling (products of
-  two bf16 values are exact in float64), for tiles with very small or very large values.
-* **bit-level tier**: elements whose inputs hold NaN or infinity, or whose chain overflowed in
-  the careful tier, are recomputed with the scalar ``bf_dot_add`` of :mod:`mlas_emu.isa.bf16`.
+Each tile of 8 rows x 64 columns runs the fastest BFDotAdd tier of :mod:`mlas_emu.isa.tiers`
+whose precondition its exponent statistics satisfy (:func:`~mlas_emu.isa.tiers.bfdot_tier`):
+the float32 tier (16 lanes with AVX-512's embedded round toward zero, else TwoSum) when no
+BFRound of the tile can flush or overflow, else the float64 tier. Elements whose inputs hold NaN
+or infinity, or whose float64 chain overflowed, are recomputed with the specification
+(:func:`mlas_emu.isa.bf16.bf_dot_add`).
 
 Denormal bf16 inputs and addends are flushed (with their sign) before the chains, as BFUnpack does.
 """
@@ -35,75 +24,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._host_fp import HAS_MXCSR, MXCSR_ROUND_TOWARD_ZERO
 from .._jit import njit, prange
 from ..isa.bf16 import bf_dot_add
-
-# float64 bit patterns of fp32 range limits (BFRound: exponent < -126 flushes, >= 128 overflows).
-_F64_MIN_NORMAL_F32 = np.int64(897 << 52)  # 2^-126
-_F64_OVERFLOW_F32 = np.int64(1151 << 52)  # 2^128
-_LOW29 = np.int64((1 << 29) - 1)  # float64 fraction bits below fp32's 23
-_ULP24 = np.int64(1 << 29)  # one fp32 ulp, in float64 fraction units
-_MAG = np.int64(0x7FFFFFFFFFFFFFFF)
-_F64_NAN = np.int64(0x7FF8000000000000)
-_TINY = 2.0**-126
-
-
-@njit(inline="always")
-def _two_sum(x, y):
-    """Knuth's TwoSum: ``s = fl(x + y)`` and the exact error ``e = (x + y) - s`` (float64 or,
-    for the fp32 tier, float32: numba keeps the operands' type)."""
-    s = x + y
-    yy = s - x
-    e = (x - (s - yy)) + (y - yy)
-    return s, e
-
-
-@njit(inline="always")
-def _round_to_odd(s, e):
-    """BFRound of the exact value ``s + e`` (``s = fl64(s + e)``, TwoSum output), as a float64.
-
-    Round to odd = truncate toward zero, then set the last kept bit if anything was dropped;
-    below 2^-126 the result is a signed zero. When the unrounded exponent reaches 128 (BFRound
-    returns infinity) the result is NaN instead: NaN survives the rest of the chain, and the
-    caller recomputes such elements bit by bit.
-    """
-    bits = np.float64(s).view(np.int64)
-    mag = bits & _MAG
-    sign = bits ^ mag
-    low = mag & _LOW29
-    trunc = mag ^ low
-    e_nonzero = e != 0.0
-    # s on the fp32 grid and the exact value below it in magnitude: one fp32 step toward zero.
-    step_down = e_nonzero & (low == 0) & ((e > 0.0) != (s > 0.0))
-    inexact = (low != 0) | e_nonzero
-    r = (trunc - _ULP24) if step_down else trunc
-    r = (r | _ULP24) if inexact else r
-    r = r if r >= _F64_MIN_NORMAL_F32 else np.int64(0)
-    r = r if r < _F64_OVERFLOW_F32 else _F64_NAN
-    return np.int64(r | sign).view(np.float64)
-
-
-@njit(inline="always")
-def _bf_mul(a, b):
-    """BFMulH of two finite flushed bf16 values: exact, flushed below 2^-126 (NaN on overflow)."""
-    p = a * b
-    ap = abs(p)
-    p = p if ap >= _TINY else p * 0.0
-    return p if ap < 2.0**128 else np.nan
-
-
-@njit(inline="always")
-def _dot_add_step(acc, a0, a1, b0, b1):
-    """One finite BFDotAdd on float64 images of fp32/bf16 values (NaN once anything overflowed)."""
-    s, e = _two_sum(_bf_mul(a0, b0), _bf_mul(a1, b1))
-    s, e = _two_sum(acc, _round_to_odd(s, e))
-    return _round_to_odd(s, e)
+from ..isa.tiers import (
+    HAS_AVX512,
+    RZ_LANES,
+    TIER_F32_RZ16,
+    TIER_F64,
+    bfdot_tier,
+    dot_add_f32,
+    dot_add_f64,
+    dot_add_rz16,
+    f32_chains_exact,
+)
 
 
 @njit
 def _scalar_chain(acc_bits, a_row, b_bits, j):
-    """The element's chain with the bit-level BFDotAdd (for NaN, infinities and overflow)."""
+    """The element's chain by the specification (for NaN, infinities and overflow)."""
     acc = np.uint32(acc_bits)
     for t in range(a_row.shape[0] // 2):
         acc = bf_dot_add(acc, a_row[2 * t], a_row[2 * t + 1], b_bits[2 * t, j], b_bits[2 * t + 1, j])
@@ -112,7 +50,7 @@ def _scalar_chain(acc_bits, a_row, b_bits, j):
 
 _ROW_BLOCK = 8
 _COL_TILE = 64
-_NO_EXP = 255  # exponent statistic of an all-zero row or column: never limits the fp32 tier
+_NO_EXP = 255  # exponent statistic of an all-zero row or column: never limits the float32 tiers
 
 
 @njit
@@ -124,15 +62,14 @@ def bfdot_chains(a_bits, b_bits, init_bits):
     init_bits: uint32 (n,) the accumulator's initial value per column (bias, or +0).
     Returns uint32 (rows, n): fp32 bit patterns of the chains' results.
     """
-    return bfdot_chains_unpacked(a_bits, unpack_rows(a_bits), b_bits, init_bits, HAS_MXCSR)
+    return bfdot_chains_unpacked(a_bits, unpack_rows(a_bits), b_bits, init_bits)
 
 
 @njit(parallel=True)
-def bfdot_chains_unpacked(a_bits, a_unpacked, b_bits, init_bits, toward_zero):
+def bfdot_chains_unpacked(a_bits, a_unpacked, b_bits, init_bits, unused=None):
     """:func:`bfdot_chains` with A already unpacked by :func:`unpack_rows` (reused across N slices).
 
-    ``toward_zero``: run the fp32 tier with the host's round-toward-zero mode (x86 only; both
-    formulations give the same bits).
+    ``unused``: accepted for older callers and ignored (the tier is chosen per tile).
     """
     rows, ka = a_bits.shape
     n = b_bits.shape[1]
@@ -147,21 +84,21 @@ def bfdot_chains_unpacked(a_bits, a_unpacked, b_bits, init_bits, toward_zero):
         j0 = (task % n_ct) * _COL_TILE
         i1 = min(i0 + _ROW_BLOCK, rows)
         j1 = min(j0 + _COL_TILE, n)
-        fp32 = _fp32_tier_exact(a_emin[i0:i1].min(), a_emax[i0:i1].max(), b_emin[j0:j1].min(),
-                                b_emax[j0:j1].max(), i_emin[j0:j1].min(), i_emax[j0:j1].max(), ka)
-        if fp32:
-            acc32 = np.empty((_ROW_BLOCK, _COL_TILE), dtype=np.float32)
-            _fill_init(acc32, init, i0, i1, j0, j1)
-            if toward_zero:
-                _tile_chains_rz(af, bt, acc32, i0, i1, j0, j1)
-            else:
-                _tile_chains_fp32(af, bt, acc32, i0, i1, j0, j1)
-            _store_tile(out, acc32, a_bits, b_bits, init_bits, a_special, b_special, i_special, i0, i1, j0, j1)
-        else:
+        tier = bfdot_tier(a_emin[i0:i1].min(), a_emax[i0:i1].max(), b_emin[j0:j1].min(),
+                          b_emax[j0:j1].max(), i_emin[j0:j1].min(), i_emax[j0:j1].max(), ka, HAS_AVX512)
+        if tier == TIER_F64:
             acc = np.empty((_ROW_BLOCK, _COL_TILE), dtype=np.float64)
             _fill_init(acc, init, i0, i1, j0, j1)
-            _tile_chains_careful(af, bt, acc, i0, i1, j0, j1)
+            _tile_chains_f64(af, bt, acc, i0, i1, j0, j1)
             _store_tile(out, acc, a_bits, b_bits, init_bits, a_special, b_special, i_special, i0, i1, j0, j1)
+        else:
+            acc32 = np.empty((_ROW_BLOCK, _COL_TILE), dtype=np.float32)
+            _fill_init(acc32, init, i0, i1, j0, j1)
+            if tier == TIER_F32_RZ16:
+                _tile_chains_rz16(af, bt, acc32, i0, i1, j0, j1)
+            else:
+                _tile_chains_f32(af, bt, acc32, i0, i1, j0, j1)
+            _store_tile(out, acc32, a_bits, b_bits, init_bits, a_special, b_special, i_special, i0, i1, j0, j1)
     return out
 
 
@@ -175,7 +112,7 @@ def _fill_init(acc, init, i0, i1, j0, j1):
 
 @njit(inline="always")
 def _store_tile(out, acc, a_bits, b_bits, init_bits, a_special, b_special, i_special, i0, i1, j0, j1):
-    """A tile's results as fp32 bits; elements with NaN/inf inputs or a NaN (overflowed careful
+    """A tile's results as fp32 bits; elements with NaN/inf inputs or a NaN (overflowed float64
     chain) are recomputed bit by bit."""
     for r in range(i1 - i0):
         i = i0 + r
@@ -188,59 +125,13 @@ def _store_tile(out, acc, a_bits, b_bits, init_bits, a_special, b_special, i_spe
 
 
 @njit
-def _fp32_tier_exact(a_emin, a_emax, b_emin, b_emax, i_emin, i_emax, ka):
-    """Whether float32 TwoSum chains give BFRound's bits for every element of a tile.
+def _tile_chains_f32(af, bt, acc, i0, i1, j0, j1):
+    """The float32-tier chains of rows i0..i1 x columns j0..j1, all k pairs, in place on ``acc``.
 
-    Arguments are biased exponent fields (bf16 and fp32 share the bias 127) of the tile's
-    non-zero finite values: the smallest and largest over its A rows, B columns and initial
-    values. The tier is exact when no BFRound can flush or overflow, and then no float32
-    operation underflows or overflows either, so TwoSum and :func:`_round_to_odd32` are exact:
-
-    * bf16 values are multiples of their ulp ``2^(e-134)``, products of two of them multiples of
-      ``g = 2^(ea+eb-268)``, fp32 initial values multiples of ``2^(ei-150)``. Sums of multiples of
-      ``g`` are multiples of ``g``, and so is their round to odd (it lands on a grid at least as
-      coarse). So every non-zero value is at least ``g`` (and the smallest initial ulp): both
-      at least ``2^-126`` means nothing flushes.
-    * every value is below ``(ka * 2^(ea+eb-252) + 2^(ei-126)) * (1 + 2^-23)^ka``; keeping that
-      under ``2^127`` (2x margin for the rounding growth, ka < 2^22) means nothing overflows.
-    """
-    if a_emin + b_emin < 142 or i_emin < 24 or ka >= (1 << 22):
-        return False
-    bound = ka * 2.0 ** (a_emax + b_emax - 252) + 2.0 ** (i_emax - 126)
-    return bound <= 2.0**126
-
-
-@njit(inline="always")
-def _round_to_odd32(s, e):
-    """BFRound's round to odd of the exact ``s + e`` (TwoSum output, no flush or overflow).
-
-    Truncation toward zero is ``s`` when ``e`` has the sign of ``s`` and the fp32 value just
-    below ``s`` in magnitude (bit pattern ``s - 1``) when it has the other sign; then bit 0 is
-    set. ``e == 0`` means ``s`` is exact.
-    """
-    sb = np.float32(s).view(np.int32)
-    eb = np.float32(e).view(np.int32)
-    odd = np.int32(np.int32(sb + np.int32((sb ^ eb) >> 31)) | np.int32(1))
-    rb = odd if e != np.float32(0.0) else sb
-    return np.int32(rb).view(np.float32)
-
-
-@njit(inline="always")
-def _dot_add_step32(acc, a0, a1, b0, b1):
-    """One BFDotAdd in float32 for the fp32 tier (products of bf16 values are exact in fp32)."""
-    s, e = _two_sum(a0 * b0, a1 * b1)
-    s, e = _two_sum(acc, _round_to_odd32(s, e))
-    return _round_to_odd32(s, e)
-
-
-@njit
-def _tile_chains_fp32(af, bt, acc, i0, i1, j0, j1):
-    """The fp32-tier chains of rows i0..i1 x columns j0..j1, all k pairs, in place on ``acc``.
-
-    The innermost loop runs along contiguous B rows so that LLVM vectorises it. The three tiers
-    write this loop out each with its own step: numba's on-disk cache can keep neither a loop that
-    takes its step function as an argument nor a closure over it, and a recompile per process
-    would cost seconds.
+    The innermost loop runs along contiguous B rows so that LLVM vectorises it. Each tier writes
+    this loop out with its own step: numba's on-disk cache can keep neither a loop that takes
+    its step function as an argument nor a closure over it, and a recompile per process would
+    cost seconds.
     """
     w = j1 - j0
     for t in range(af.shape[1] // 2):
@@ -252,63 +143,35 @@ def _tile_chains_fp32(af, bt, acc, i0, i1, j0, j1):
             a1 = af[i0 + r, k + 1]
             ar = acc[r]
             for c in range(w):
-                ar[c] = _dot_add_step32(ar[c], a0, a1, b0[c], b1[c])
-
-
-@njit(inline="always")
-def _round_to_odd_rz(x, y):
-    """BFRound's round to odd of ``x + y`` with MXCSR rounding toward zero (no flush or overflow).
-
-    ``s = RZ(x + y)`` is the truncation; the sum was exact iff ``s - x == y`` and ``s - y == x``
-    (with ``|x| >= |y|``, ``s - x`` is exact under any faithful rounding, so an inexact sum fails
-    one of the two tests; an exact one passes both). Then bit 0 is set when inexact.
-    """
-    s = x + y
-    inexact = ((s - x) != y) | ((s - y) != x)
-    sb = np.float32(s).view(np.int32)
-    rb = np.int32(sb | np.int32(1)) if inexact else sb
-    return np.int32(rb).view(np.float32)
-
-
-@njit(inline="always")
-def _dot_add_step_rz(acc, a0, a1, b0, b1):
-    """One BFDotAdd in float32 under round toward zero (products of bf16 values are exact)."""
-    return _round_to_odd_rz(acc, _round_to_odd_rz(a0 * b0, a1 * b1))
+                ar[c] = dot_add_f32(ar[c], a0, a1, b0[c], b1[c])
 
 
 @njit
-def _tile_rz_body(af, bt, acc, i0, i1, j0, j1):
+def _tile_chains_rz16_body(af, bt, acc, i0, i1, j0, j1):
+    """:func:`_tile_chains_f32` 16 columns at a time with the AVX-512 step; the last columns
+    (fewer than 16) with the float32 TwoSum step, which gives the same bits."""
     w = j1 - j0
     for t in range(af.shape[1] // 2):
-        k = 2 * t
-        b0 = bt[k, j0:j1]
-        b1 = bt[k + 1, j0:j1]
+        b0 = bt[2 * t]
+        b1 = bt[2 * t + 1]
         for r in range(i1 - i0):
-            a0 = af[i0 + r, k]
-            a1 = af[i0 + r, k + 1]
+            a0 = af[i0 + r, 2 * t]
+            a1 = af[i0 + r, 2 * t + 1]
             ar = acc[r]
-            for c in range(w):
-                ar[c] = _dot_add_step_rz(ar[c], a0, a1, b0[c], b1[c])
+            c = 0
+            while c + RZ_LANES <= w:
+                dot_add_rz16(ar, c, b0, b1, j0 + c, a0, a1)
+                c += RZ_LANES
+            for cc in range(c, w):
+                ar[cc] = dot_add_f32(ar[cc], a0, a1, b0[j0 + cc], b1[j0 + cc])
 
 
-if HAS_MXCSR:
-    from .._host_fp import mxcsr_get, mxcsr_set
-
-    @njit
-    def _tile_chains_rz(af, bt, acc, i0, i1, j0, j1):
-        """:func:`_tile_chains_fp32` with this thread's MXCSR set to round toward zero, then restored."""
-        saved = mxcsr_get()
-        mxcsr_set(np.uint32(saved | MXCSR_ROUND_TOWARD_ZERO))
-        _tile_rz_body(af, bt, acc, i0, i1, j0, j1)
-        mxcsr_set(saved)
-
-else:
-    _tile_chains_rz = _tile_chains_fp32  # never selected: toward_zero is False off x86
+_tile_chains_rz16 = _tile_chains_rz16_body if HAS_AVX512 else _tile_chains_f32  # never picked without
 
 
 @njit
-def _tile_chains_careful(af, bt, acc, i0, i1, j0, j1):
-    """The careful-tier chains (float64, flush and overflow handled) of a tile, in place on ``acc``."""
+def _tile_chains_f64(af, bt, acc, i0, i1, j0, j1):
+    """The float64-tier chains (flush handled, overflow reported as NaN) of a tile, in place."""
     w = j1 - j0
     for t in range(af.shape[1] // 2):
         k = 2 * t
@@ -319,7 +182,7 @@ def _tile_chains_careful(af, bt, acc, i0, i1, j0, j1):
             a1 = np.float64(af[i0 + r, k + 1])
             ar = acc[r]
             for c in range(w):
-                ar[c] = _dot_add_step(ar[c], a0, a1, np.float64(b0[c]), np.float64(b1[c]))
+                ar[c] = dot_add_f64(ar[c], a0, a1, np.float64(b0[c]), np.float64(b1[c]))
 
 
 @njit(inline="always")
@@ -400,9 +263,9 @@ def _unpack_init(init_bits):
 
 
 def fp32_tier(a_bits: np.ndarray, b_bits: np.ndarray, init_bits: np.ndarray) -> bool:
-    """Whether a single tile with these operands runs in the fp32 tier (for tests and teaching)."""
+    """Whether a single tile with these operands runs in a float32 tier (for tests and teaching)."""
     _, _, a_emin, a_emax = unpack_rows(np.ascontiguousarray(a_bits, dtype=np.uint16))
     _, _, b_emin, b_emax = _unpack_bf16_cols(np.ascontiguousarray(b_bits, dtype=np.uint16))
     _, _, i_emin, i_emax = _unpack_init(np.ascontiguousarray(init_bits, dtype=np.uint32))
-    return bool(_fp32_tier_exact(a_emin.min(), a_emax.max(), b_emin.min(), b_emax.max(),
+    return bool(f32_chains_exact(a_emin.min(), a_emax.max(), b_emin.min(), b_emax.max(),
                                  i_emin.min(), i_emax.max(), a_bits.shape[1]))

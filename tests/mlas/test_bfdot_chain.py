@@ -1,5 +1,6 @@
 """The fast BFDotAdd chains (mlas_emu.mlas._bfdot_chain) against the exact Fraction reference,
-aimed at the edges of the fp32 tier: exponents at the flush and overflow limits of its proof."""
+aimed at the edges of the float32 tiers: exponents at the flush and overflow limits of their
+precondition. Every tile loop the dispatcher can pick is run on the same operands."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from mlas_emu._host_fp import HAS_MXCSR
-from mlas_emu.mlas._bfdot_chain import bfdot_chains, bfdot_chains_unpacked, fp32_tier, unpack_rows
+from mlas_emu.isa.tiers import HAS_AVX512
+from mlas_emu.mlas import _bfdot_chain as chain
+from mlas_emu.mlas._bfdot_chain import bfdot_chains, fp32_tier, unpack_rows
 
 import _sbgemm_reference as ref
 
@@ -57,17 +59,41 @@ def _near_limits(draw):
     return a, b, init
 
 
-#: the fp32 tier's two formulations: TwoSum under round to nearest, and (x86) round toward zero
-FORMULATIONS = [False, True] if HAS_MXCSR else [False]
+def _tile_loops(a, b, init):
+    """The chains of one tile (a: at most 8 rows, b: at most 64 columns) by every tile loop
+    whose precondition holds, as fp32 bits (NaN-free operands only)."""
+    af, _, _, _ = unpack_rows(a)
+    bt, _, _, _ = chain._unpack_bf16_cols(b)
+    init_f, _, _, _ = chain._unpack_init(init)
+    loops = {"f64": (chain._tile_chains_f64, np.float64)}
+    if fp32_tier(a, b, init):
+        loops["f32"] = (chain._tile_chains_f32, np.float32)
+        if HAS_AVX512:
+            loops["f32-rz16"] = (chain._tile_chains_rz16, np.float32)
+    out = {}
+    for name, (loop, dtype) in loops.items():
+        acc = np.zeros((8, 64), dtype)
+        acc[: a.shape[0], : b.shape[1]] = init_f.astype(dtype)[None, :]
+        loop(af, bt, acc, 0, a.shape[0], 0, b.shape[1])
+        out[name] = acc[: a.shape[0], : b.shape[1]].astype(np.float32).view(np.uint32)
+    return out
 
 
 def _check(a, b, init):
-    for toward_zero in FORMULATIONS:
-        got = bfdot_chains_unpacked(a, unpack_rows(a), b, init, toward_zero)
-        for i in range(a.shape[0]):
-            for j in range(b.shape[1]):
-                expected = ref.chain(int(init[j]), a[i].tolist(), b[:, j].tolist())
-                assert int(got[i, j]) == expected, (toward_zero, i, j, hex(int(got[i, j])), hex(expected))
+    got = bfdot_chains(a, b, init)
+    for i in range(a.shape[0]):
+        for j in range(b.shape[1]):
+            expected = ref.chain(int(init[j]), a[i].tolist(), b[:, j].tolist())
+            assert int(got[i, j]) == expected, (i, j, hex(int(got[i, j])), hex(expected))
+    if a.shape[0] <= 8 and b.shape[1] <= 64 and not _has_special(a, b, init):
+        for name, bits in _tile_loops(a, b, init).items():
+            fine = ~np.isnan(bits.view(np.float32))  # the float64 loop reports overflow as NaN
+            np.testing.assert_array_equal(bits[fine], got[fine], err_msg=name)
+
+
+def _has_special(a, b, init):
+    return bool(((a & 0x7F80) == 0x7F80).any() or ((b & 0x7F80) == 0x7F80).any()
+                or ((init & 0x7F800000) == 0x7F800000).any())
 
 
 # Exponent sum exactly 142: products' ulps are 2^-126, a cancelling pair lands on 2^-126.
@@ -121,18 +147,23 @@ def test_tiers_are_chosen_per_tile():
     _check(a, b, init)
 
 
-def test_default_entry_point_uses_the_host_formulation():
+def test_tile_loops_with_a_column_tail_match_the_exact_reference():
+    # 53 columns: three 16-lane steps and a 5-column tail in the AVX-512 loop.
     rng = np.random.default_rng(8)
-    a = ref.bfcvt(rng.standard_normal((9, 6)).astype(np.float32))
-    b = ref.bfcvt(rng.standard_normal((6, 70)).astype(np.float32))
-    init = np.zeros(70, np.uint32)
-    np.testing.assert_array_equal(bfdot_chains(a, b, init), bfdot_chains_unpacked(a, unpack_rows(a), b, init, HAS_MXCSR))
+    a = ref.bfcvt(rng.standard_normal((5, 12)).astype(np.float32))
+    b = ref.bfcvt(rng.standard_normal((12, 53)).astype(np.float32))
+    init = rng.standard_normal(53).astype(np.float32).view(np.uint32)
+    assert fp32_tier(a, b, init)
+    loops = _tile_loops(a, b, init)
+    assert set(loops) == ({"f64", "f32", "f32-rz16"} if HAS_AVX512 else {"f64", "f32"})
+    _check(a, b, init)
 
 
-@pytest.mark.skipif(not HAS_MXCSR, reason="round toward zero through MXCSR is x86 only")
-def test_rounding_mode_is_restored_after_the_chains():
-    one, tiny = np.float32(1.0), np.float32(2.0**-24 + 2.0**-30)
-    assert one + tiny == np.float32(1.0 + 2.0**-23)  # round to nearest before
-    a = ref.bfcvt(np.ones((16, 4), np.float32))
-    bfdot_chains_unpacked(a, unpack_rows(a), a.T.copy(), np.zeros(16, np.uint32), True)
-    assert one + tiny == np.float32(1.0 + 2.0**-23)  # and after (toward zero would give 1.0)
+def test_the_last_argument_of_bfdot_chains_unpacked_is_ignored():
+    rng = np.random.default_rng(9)
+    a = ref.bfcvt(rng.standard_normal((3, 4)).astype(np.float32))
+    b = ref.bfcvt(rng.standard_normal((4, 20)).astype(np.float32))
+    init = np.zeros(20, np.uint32)
+    want = bfdot_chains(a, b, init)
+    for flag in (True, False):
+        np.testing.assert_array_equal(chain.bfdot_chains_unpacked(a, unpack_rows(a), b, init, flag), want)
