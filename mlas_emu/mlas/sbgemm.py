@@ -406,6 +406,31 @@ def _packed_source_index(d, call):
     return np.where(inside, buf[np.where(inside, where, 0)], plan.UNWRITTEN)
 
 
+def plan_gemm(M: int, N: int, K: int, *, packed_b: bool = True, threads: int = 1, ort_version=None,
+              faithful: bool = True) -> plan.SBGemmPlan:
+    """The plan of one plain product (A (M, K), B (K, N), C (M, N), no bias), as ``sgemm_bf16`` runs it."""
+    geometry = plan.Geometry(0, K, 0, N, packed_b, 0, N, False, packed_b)
+    return plan.plan_batch(M, N, K, [geometry], check_threads(threads), release(ort_version), faithful)
+
+
+def kernel_calls(M: int, N: int, K: int, *, packed_b: bool = True, threads: int = 1, ort_version=None) -> list:
+    """Every call of the assembly routine for one plain product, in execution order."""
+    return [kc for call in plan_gemm(M, N, K, packed_b=packed_b, threads=threads, ort_version=ort_version).calls
+            for kc in routine_calls(call)]
+
+
+def trace_records(M: int, N: int, K: int, *, packed_b: bool = True, threads: int = 1, ort_version=None) -> list:
+    """The records of every routine call of one plain product (the schedule of
+    :mod:`.sbgemm_kernel_asm` over the plan), lanes in the product's coordinates; nothing is computed."""
+    shape_only = SBGemmData(np.empty(0, np.float32), 0, K, None, 0, N, packed_b, np.empty(0, np.float32), 0, N,
+                            b_source=np.broadcast_to(np.float32(0), (K, N)) if packed_b else None)
+    out = []
+    for call in plan_gemm(M, N, K, packed_b=packed_b, threads=threads, ort_version=ort_version).calls:
+        for kcall in routine_calls(call):
+            out += relabel(asm.schedule(kcall), call, kcall, shape_only)
+    return out
+
+
 def _gather(flat, offset, rows, cols, ld):
     """``flat[offset + i * ld + j]`` as a (rows, cols) array: a view of ``flat`` when inside it."""
     view = kn.strided_view(flat, offset, rows, ld, cols)

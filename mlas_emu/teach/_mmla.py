@@ -162,39 +162,3 @@ def _store(out, kernel, call, pairs, nregs, col0, stored, M):
                 _rec(out, add, (f"v{8 + idx}.4s", f"v{8 + idx}.4s", f"v{4 + idx}.4s"), note=f"C row {i} += block")
             _rec(out, "stp" if stored == 8 else "str", regs, {regs[0]: lanes}, stored=4 * stored,
                  note=f"store C row {i}, columns {col0}-{col0 + stored - 1}")  # fmt: skip
-
-
-def convert_pack_b_records(n0: int, count_n: int, k0: int, count_k: int, note: str) -> list[InstructionRecord]:
-    """The fp32 -> bf16 conversions of ``MlasSBGemmConvertPackB`` (sbgemm.h) for B rows
-    ``k0..k0+count_k-1`` and columns ``n0..n0+count_n-1``: K blocks of 256, then, per 4 rows of
-    K, ``ConvertCopyPackB`` (sbgemm_kernel_neon.cpp) converts each column pair of an 8-column
-    panel with ``vcvtq_low_bf16_f32`` (BFCVTN, one column's 4 values) and ``vcvtq_high_bf16_f32``
-    (BFCVTN2, the next column); a column tail of 4, 2 or 1 takes 2, 1 or 1 pairs (a single column
-    is paired with zeros). K rows past the end are zero (``None`` lanes). The packing routine is
-    compiled C++: its loads, shuffles and stores are summarised as one ``ldr`` and one ``str``
-    record per group; the conversion count is exact (checked with the oracle)."""
-    out: list[InstructionRecord] = []
-    k_end, n_end = k0 + count_k, n0 + count_n
-    for kb in range(k0, k_end, 256):
-        kb_end = min(kb + 256, k_end)
-        for kg in range(kb, kb_end, 4):
-            pairs = []  # (first column, columns in the pair)
-            full = count_n // 8 * 8
-            pairs += [(n0 + c, 2) for c in range(0, full, 2)]
-            c = n0 + full
-            for width in (4, 2, 1):
-                if count_n & width:
-                    pairs += [(c + j, min(2, width)) for j in range(0, width, 2)]
-                    c += width
-            rows = min(4, kb_end - kg)
-            _rec(out, "ldr", ("q16", "q17"), {}, 4 * rows * count_n,
-                 note=f"{note}: B rows {kg}..{kg + rows - 1} (fp32)")  # fmt: skip
-            for col, width in pairs:
-                for half in range(2):
-                    j = col + half
-                    lanes = tuple(("B", k, j) if (k < kb_end and half < width and j < n_end) else None
-                                  for k in range(kg, kg + 4))  # fmt: skip
-                    op, dst = ("bfcvtn", "v0.4h") if half == 0 else ("bfcvtn2", "v0.8h")
-                    _rec(out, op, (dst, f"v{16 + half}.4s"), {dst: lanes}, note=f"{note}: B column {j} to bf16")
-            _rec(out, "str", ("q0",), {}, 0, 2 * 4 * 2 * len(pairs), note=f"{note}: packed B, k={kg}..{kg + 3}")
-    return out

@@ -19,10 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..mlas import qgemm_kernel_ummla, sbgemm_kernel_neon
+from ..mlas import qgemm_kernel_ummla
 from ..mlas.qgemm import thread_ranges as qgemm_thread_ranges
-from ..mlas.sbgemm import non_packed_strides, thread_partition
-from ..mlas.threading import gemm_thread_ranges
 
 
 @dataclass(frozen=True)
@@ -53,37 +51,6 @@ def row_calls(rows_of, thread, m0, count_m, n, count_n, k, count_k, zero_mode) -
         rows = rows_of(count_m - m)
         calls.append(KernelCall(thread, m0 + m, rows, n, count_n, k, count_k, zero_mode))
         m += rows
-    return calls
-
-
-def sbgemm_thread_ranges(M: int, N: int, K: int, threads: int):
-    """Per thread: (thread id, RangeStartM, RangeCountM, RangeStartN, RangeCountN), empty
-    ranges left out: ``MlasSBGemmBatch``'s thread grid (:func:`mlas_emu.mlas.sbgemm.thread_partition`)
-    split as ``MlasSBGemmOperation`` does."""
-    part = thread_partition(M, N, K, 1, threads)
-    ranges = gemm_thread_ranges(M, N, part.thread_count_m, part.thread_count_n, sbgemm_kernel_neon.PACKED_N)
-    return [(tid, *r) for tid, r in enumerate(ranges) if r[1] > 0 and r[3] > 0]
-
-
-def sbgemm_strides(N: int, K: int, packed_b: bool) -> tuple[int, int]:
-    """(StrideN, StrideK) of the SBGEMM drivers (``MlasSBGemmPackedOperation``: the kernel's
-    ``Strides``; ``MlasSBGemmNonPackedOperation``: :func:`mlas_emu.mlas.sbgemm.non_packed_strides`)."""
-    if packed_b:
-        return sbgemm_kernel_neon.STRIDE_N, sbgemm_kernel_neon.STRIDE_K
-    return non_packed_strides(N, K)
-
-
-def sbgemm_calls(M: int, N: int, K: int, *, packed_b: bool = True, threads: int = 1) -> list[KernelCall]:
-    """Kernel calls of ``MlasSBGemmBatch`` (packed or non-packed B), threads in id order."""
-    calls = []
-    for tid, m0, count_m, n0, count_n_thread in sbgemm_thread_ranges(M, N, K, threads):
-        stride_n, stride_k = sbgemm_strides(count_n_thread, K, packed_b)
-        for n in range(0, count_n_thread, stride_n):  # N slices
-            count_n = min(count_n_thread - n, stride_n)
-            for k in range(0, K, stride_k):  # K slices, fp32 adds join them
-                count_k = min(K - k, stride_k)
-                calls += row_calls(sbgemm_kernel_neon.kernel_rows, tid, m0, count_m, n0 + n, count_n, k, count_k,
-                                   k == 0)
     return calls
 
 

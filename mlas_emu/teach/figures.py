@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from ..errors import require
-from . import _plan
+from ..mlas.sbgemm import kernel_calls
 from .tracing import trace as _trace
 
 _COLORS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
@@ -113,7 +113,7 @@ def k_blocking(M: int = 16, N: int = 24, K: int = 600):
     ax = fig.subplots()
     rows = [("B pre-packed (initializer)", True), ("B a graph input (non-packed)", False)]
     for y, (name, packed) in enumerate(rows):
-        blocks = sorted({(c.k, c.count_k) for c in _plan.sbgemm_calls(M, N, K, packed_b=packed)})
+        blocks = sorted({(c.k, c.count_k) for c in kernel_calls(M, N, K, packed_b=packed)})
         for b, (k0, count) in enumerate(blocks):
             ax.add_patch(patches.Rectangle((k0, y + 0.15), count, 0.7, facecolor=_COLORS[b] + "88", edgecolor="black"))
             ax.text(k0 + count / 2, y + 0.5, f"k {k0}..{k0 + count - 1}\nBFDotAdd chain", ha="center", va="center",

@@ -36,6 +36,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..mlas import sbgemm, sbgemm_kernel_asm
+from ..mlas.schedule import KernelCall
 from . import _mmla, _plan, _sgemm
 
 #: LLVM's file the costs are taken from.
@@ -160,7 +162,7 @@ def _call_estimate(kernel: str, rows: int, count_n: int, count_k: int, zero_mode
     call = _plan.KernelCall(0, 0, rows, 0, count_n, 0, count_k, zero_mode)
     big = 1 << 30
     if kernel == "sbgemm":
-        recs = _mmla.kernel_records(_mmla.SBGEMM, call, big, big, big)
+        recs = sbgemm_kernel_asm.schedule(KernelCall(0, 0, rows, 0, count_n, 0, count_k, zero_mode))
     elif kernel == "qgemm-s8s8":
         recs = _mmla.kernel_records(_mmla.SMMLA, call, big, big, big)
     elif kernel in ("qgemm-u8u8", "qgemm-u8s8"):
@@ -188,7 +190,7 @@ def _dot_call_records(kernel, rows, count_n, count_k, zero_mode):
 def gemm_cycles(kernel: str, M: int, N: int, K: int, *, packed_b: bool = True) -> tuple[float, int]:
     """(estimated cycles, multiply-adds executed) of one thread running the whole GEMM."""
     if kernel == "sbgemm":
-        calls = _plan.sbgemm_calls(M, N, K, packed_b=packed_b)
+        calls = sbgemm.kernel_calls(M, N, K, packed_b=packed_b)
     elif kernel == "sgemm":
         calls = _sgemm.sgemm_calls(M, N, K, packed_b=packed_b, gemv_as_sgemm=True)
     else:

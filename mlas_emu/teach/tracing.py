@@ -209,19 +209,9 @@ def _sgemm_records(M, N, K, packed_b, threads):
 
 
 def _sbgemm_records(M, N, K, packed_b, threads):
-    """SBGEMM: B's conversion and packing (at session creation for a pre-packed B, else per
-    (N, K) slice of every thread, ``MlasSBGemmNonPackedOperation``), then the kernel calls."""
-    out: list[InstructionRecord] = []
-    if packed_b:
-        out += _mmla.convert_pack_b_records(0, N, 0, K, "session creation, MlasSBGemmConvertPackB")
-    slice_seen = None
-    for call in _plan.sbgemm_calls(M, N, K, packed_b=packed_b, threads=threads):
-        key = (call.thread, call.n, call.k)
-        if not packed_b and key != slice_seen:
-            out += _mmla.convert_pack_b_records(call.n, call.count_n, call.k, call.count_k, "MlasSBGemmConvertPackB")
-            slice_seen = key
-        out += _mmla.kernel_records(_mmla.SBGEMM, call, M, N, K)
-    return out
+    from ..mlas.sbgemm import trace_records
+
+    return trace_records(M, N, K, packed_b=packed_b, threads=threads)
 
 
 _RECORDERS = {
