@@ -1,8 +1,8 @@
 """The register-level instructions the MLAS models take from :mod:`mlas_emu.isa`, on bit patterns.
 
 BFCVTN/BFCVTN2 (``bfcvt``, Arm ARM DDI0487 M.a.a BFConvert with the default FPCR), BFMMLA
-(BFMatMulAddH), the integer MMLA and DOT forms (MatMulAdd, the DOT pseudocode), FMLA (FPMulAdd)
-and FADD (FPAdd), with the Linux user-space FPCR of Graviton (all fields 0).
+(BFMatMulAddH), the integer MMLA and DOT forms (MatMulAdd, the DOT pseudocode), FMLA (FPMulAdd),
+FMUL (FPMul) and FADD (FPAdd), with the Linux user-space FPCR of Graviton (all fields 0).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import isa
 from ..isa.fp import fp_add
+from ..isa.fp32 import fp_mul
 
 
 def fp_convert_bf_array(x_u32: np.ndarray) -> np.ndarray:
@@ -41,6 +42,11 @@ def _fadd(vd, vn, vm):
     return np.array([fp_add(np.uint32(a), np.uint32(b), 0) for a, b in zip(vn, vm)], np.uint32)
 
 
+def _fmul(vn, vm):
+    """FMUL (vector, by element): FPMul lane by lane."""
+    return np.array([fp_mul(int(a), int(b)) for a, b in zip(vn, vm)], np.uint32)
+
+
 def _int(op):
     def run(vd, vn, vm):
         with np.errstate(over="ignore"):
@@ -60,6 +66,7 @@ _FUNCS = {
     "usdot": lambda vd, vn, vm: isa.usdot(vd.view(np.int32), vn.view(np.uint8), _element(vm, 4).view(np.int8)),
     "fmla": lambda vd, vn, vm: isa.fmla(vd.view(np.uint32), vn.view(np.uint32), _element(vm, 4).view(np.uint32)),
     "fadd": lambda vd, vn, vm: _fadd(vd, vn.view(np.uint32), vm.view(np.uint32)),
+    "fmul": lambda vd, vn, vm: _fmul(vn.view(np.uint32), _element(vm, 4).view(np.uint32)),
     "add": _int(np.add),
     "mul": _int(np.multiply),
 }

@@ -270,5 +270,5 @@ _OPS = {
     "bfcvtn": _bfcvtn(False),
     "bfcvtn2": _bfcvtn(True),
     **{name: _isa(name) for name in ("bfmmla", "ummla", "smmla", "usmmla", "udot", "sdot", "usdot", "fmla",
-                                     "fadd", "add", "mul")},
+                                     "fadd", "fmul", "add", "mul")},
 }
