@@ -192,7 +192,7 @@ def _compute(rec, regs: Registers) -> None:
     operands = [parse_reg(o) for o in rec.operands]
     if not operands or operands[0] is None:
         return
-    if operands[0].kind == "v" or rec.mnemonic == "mov":  # scalar arithmetic: addresses, counters
+    if operands[0].kind == "v" or rec.mnemonic in ("mov", "movz"):  # scalar arithmetic: addresses, counters
         op(regs, rec, operands)
 
 
@@ -260,6 +260,7 @@ def _isa(name):
 
 _OPS = {
     "mov": _mov,
+    "movz": _mov,  # mov x27, #0 (MOVZ alias): zeroes a general register moved into lanes
     "dup": _dup,
     "eor": _eor,
     "movi": _movi,
