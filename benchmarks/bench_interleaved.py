@@ -2,9 +2,10 @@
 loop, then interleaved call by call, in one process (medians of ``--repeat`` calls).
 
 numpy's OpenBLAS workers spin for a while after each call and numba's OpenMP workers spin between
-parallel regions unless ``OMP_WAIT_POLICY=PASSIVE`` (mlas_emu's default); interleaved calls then
-compete with the other library's spinning threads. Try ``OPENBLAS_THREAD_TIMEOUT=4`` or
-``OMP_WAIT_POLICY=ACTIVE`` in the environment to see each pool's share.
+parallel regions unless ``OMP_WAIT_POLICY=PASSIVE`` (the user's choice; mlas_emu sets none);
+interleaved calls then compete with the other library's spinning threads. Try
+``OPENBLAS_THREAD_TIMEOUT=4`` or ``OMP_WAIT_POLICY=PASSIVE``/``ACTIVE`` in the environment to see
+each pool's share (``bench_wait_policy.py`` compares the policies).
 
     python benchmarks/bench_interleaved.py [--repeat 9]
 """
