@@ -419,13 +419,15 @@ def kernel_calls(M: int, N: int, K: int, *, packed_b: bool = True, threads: int 
             for kc in routine_calls(call)]
 
 
-def trace_records(M: int, N: int, K: int, *, packed_b: bool = True, threads: int = 1, ort_version=None) -> list:
+def trace_records(M: int, N: int, K: int, *, packed_b: bool = True, threads: int = 1, ort_version=None,
+                  faithful: bool = True) -> list:
     """The records of every routine call of one plain product (the schedule of
     :mod:`.sbgemm_kernel_asm` over the plan), lanes in the product's coordinates; nothing is computed."""
     shape_only = SBGemmData(np.empty(0, np.float32), 0, K, None, 0, N, packed_b, np.empty(0, np.float32), 0, N,
                             b_source=np.broadcast_to(np.float32(0), (K, N)) if packed_b else None)
     out = []
-    for call in plan_gemm(M, N, K, packed_b=packed_b, threads=threads, ort_version=ort_version).calls:
+    for call in plan_gemm(M, N, K, packed_b=packed_b, threads=threads, ort_version=ort_version,
+                          faithful=faithful).calls:
         for kcall in routine_calls(call):
             out += relabel(asm.schedule(kcall), call, kcall, shape_only)
     return out

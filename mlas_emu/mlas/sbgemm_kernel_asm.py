@@ -164,18 +164,28 @@ def _multiply_step(e: Emitter, call: KernelCall, width: int, col: int, k: int) -
     for r in range(call.rows):
         ptr, reg = _A_ROWS[r]
         vn = 8 + r // 2
-        e.op("ldr", reg, f"[{ptr}], #16", lanes={f"v{reg[1:]}.4s": a_lanes(r, k)}, note=f"A row {r}, k={k}..{k + 3}")
+        over = " (A over-read: 4 floats, past CountK)" if k + 4 > call.count_k else ""
+        e.op("ldr", reg, f"[{ptr}], #16", lanes={f"v{reg[1:]}.4s": a_lanes(r, k)},
+             note=f"A row {r}, k={k}..{k + 3}{over}")
         if r % 2 == 0:
             e.op("bfcvtn", f"v{vn}.4h", f"v{reg[1:]}.4s")
         else:
             e.op("bfcvtn2", f"v{vn}.8h", "v1.4s")
+    b_regs = []
     for q in range(width // 2):
         c0 = col + 2 * q
         lanes = tuple(("B", k + kk, c) if c < call.count_n else None for c in (c0, c0 + 1) for kk in range(4))
+        b_regs.append(lanes)
         e.op("ldr", f"q{4 + q}", "[x1], #16", lanes={f"v{4 + q}.8h": lanes}, note=f"B columns {c0}-{c0 + 1}")
     for p in range(_pairs(call.rows)):
+        rows = [r if r < call.rows else None for r in (2 * p, 2 * p + 1)]
+        a_reg = tuple(("A", r, k + kk) if r is not None else None for r in rows for kk in range(4))
         for q in range(width // 2):
-            e.op("bfmmla", f"v{16 + 4 * p + q}.4s", f"v{8 + p}.8h", f"v{4 + q}.8h",
+            cols = [c if c < call.count_n else None for c in (col + 2 * q, col + 2 * q + 1)]
+            c_reg = tuple(("C", r, c) if r is not None and c is not None else None for r in rows for c in cols)
+            vd, vn, vm = f"v{16 + 4 * p + q}.4s", f"v{8 + p}.8h", f"v{4 + q}.8h"
+            # lanes of an arithmetic record annotate (the interpreter computes from registers)
+            e.op("bfmmla", vd, vn, vm, lanes={vd: c_reg, vn: a_reg, vm: b_regs[q]},
                  note=f"rows {2 * p}-{2 * p + 1} x columns {col + 2 * q}-{col + 2 * q + 1}, k={k}..{k + 3}")
 
 

