@@ -373,3 +373,61 @@ def test_many_intra_op_threads_do_not_change_quantized_results(oracle, version, 
     same_bits(ort.dynamic_quantize_matmul(A, B8, np.float32(0.02), None, bias, ort_version=version, threads=threads),
               oracle.dynamic_quantize_matmul(A, B8, np.float32(0.02), None, bias, ort_version=version,
                                              threads=threads))
+
+
+# --- what the operators hand to MLAS's QGEMM driver ------------------------------------------
+
+def _driver_calls(monkeypatch):
+    """Record every ``MlasGemmBatch`` call (``mlas.qgemm.gemm_batch``) the operators make, and run it."""
+    from mlas_emu.mlas import qgemm
+    from mlas_emu.ort import quantization
+
+    calls = []
+
+    def spy(A, B, a_zero_point, b_zero_point, **kw):
+        calls.append(dict(a_shape=A.shape, b_shape=B.shape, zpb_shape=np.shape(b_zero_point), **kw))
+        return qgemm.gemm_batch(A, B, a_zero_point, b_zero_point, **kw)
+
+    monkeypatch.setattr(quantization, "gemm_batch", spy)
+    return calls
+
+
+@pytest.mark.parametrize("a_shape, b_shape, b_is_initializer, config, gemms", [
+    # MatMulComputeHelper: A of rank >= 2 against a 2-D (or 1 x ... x K x N) B is one GEMM of all rows
+    ((2, 3, 5), (5, 4), True, None, ((6, 5), (5, 4), True)),
+    ((2, 3, 5), (1, 5, 4), True, None, ((6, 5), (5, 4), False)),  # PrePack packs 2-D B only
+    ((2, 3, 5), (2, 5, 4), True, None, ((2, 3, 5), (2, 5, 4), False)),
+    ((3, 5), (2, 5, 4), False, None, ((3, 5), (2, 5, 4), False)),
+    ((5,), (5, 4), True, None, ((1, 5), (5, 4), True)),  # 1-D A: one row
+    ((2, 3, 5), (5,), True, None, ((2, 3, 1, 5), (5, 1), False)),  # 1-D B: a column, A's rows become batches
+    ((3, 5), (5, 4), False, None, ((3, 5), (5, 4), False)),
+    ((3, 5), (5, 4), True, {"session.disable_prepacking": "1"}, ((3, 5), (5, 4), False)),
+])
+def test_the_operators_pass_ort_s_gemms_threads_and_packing(monkeypatch, a_shape, b_shape, b_is_initializer, config,
+                                                            gemms):
+    calls = _driver_calls(monkeypatch)
+    rng = np.random.default_rng(8)
+    A, B = ints(rng, np.uint8, a_shape), ints(rng, np.int8, b_shape)
+    exact = np.matmul(A.astype(np.int64) - 3, B.astype(np.int64) + 2)
+    kw = dict(b_is_initializer=b_is_initializer, threads=5, ort_version="1.28.0", cpu="graviton4",
+              session_config=config)
+    got = ort.matmul_integer(A, B, np.uint8(3), np.int8(-2), **kw)
+    np.testing.assert_array_equal(got, exact.reshape(exact.shape or (1,)).astype(np.int32))
+    ort.dynamic_quantize_matmul(A.astype(np.float32), B, np.float32(0.5), **kw)
+    ort.matmul_integer_to_float(A, B, np.float32(0.5), np.float32(0.25), **kw)
+    ort.qlinear_matmul(A, np.float32(0.5), np.uint8(3), B, np.float32(0.25), np.int8(0), np.float32(4.0), np.uint8(1),
+                       **kw)
+    assert len(calls) == 4
+    for call in calls:
+        assert (call["a_shape"], call["b_shape"], call["packed_b"]) == gemms
+        assert call["threads"] == 5 and call["ort_version"].version == "1.28.0" and call["cpu"] == "graviton4"
+
+
+def test_per_column_zero_points_follow_the_flattened_gemm(monkeypatch):
+    calls = _driver_calls(monkeypatch)
+    rng = np.random.default_rng(9)
+    A, B = ints(rng, np.uint8, (2, 3, 7)), ints(rng, np.int8, (1, 7, 4))
+    zpb = ints(rng, np.int8, (1, 1, 4))
+    got = ort.matmul_integer(A, B, np.uint8(1), zpb)
+    np.testing.assert_array_equal(got, np.matmul(A.astype(np.int64) - 1, B.astype(np.int64) - zpb).astype(np.int32))
+    assert calls[0]["a_shape"] == (6, 7) and calls[0]["b_shape"] == (7, 4) and calls[0]["zpb_shape"] == (4,)
