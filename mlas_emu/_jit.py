@@ -11,8 +11,8 @@ from other modules (inlined or called jitted functions, global constants): after
 upgrade it would run the old callee. Here every function is cached in :data:`CACHE_DIR`, a
 folder named after :data:`SOURCE_DIGEST`, a hash of all ``*.py`` files of the package and of
 the Python, numba, llvmlite and numpy versions; any change starts an empty folder. Nothing is
-written inside the package (it may be a read-only install). ``NUMBA_CACHE_LOCATOR_CLASSES``
-does not apply to mlas-emu's functions.
+written inside the package (it may be a read-only install). A ``NUMBA_CACHE_LOCATOR_CLASSES``
+set by the user replaces this locator, and with it the guarantee.
 """
 
 from __future__ import annotations

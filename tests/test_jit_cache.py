@@ -62,6 +62,7 @@ def _listing(folder: Path) -> dict:
     return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*")}
 
 
+@pytest.mark.slow  # three fresh processes: 5 to 7 s on a quiet machine
 def test_an_edited_constant_of_another_module_is_used_after_a_warm_run(tmp_path):
     package = _copy_package(tmp_path / "src")
     env = {"NUMBA_CACHE_DIR": str(tmp_path / "cache")}
@@ -76,6 +77,7 @@ def test_an_edited_constant_of_another_module_is_used_after_a_warm_run(tmp_path)
     assert Path(edited["cache_dir"]).parent == tmp_path / "cache" / "mlas-emu"
 
 
+@pytest.mark.slow  # two fresh processes: about 5 s on a quiet machine
 def test_numba_alone_serves_the_stale_constant(tmp_path):
     """The probe is sensitive: with numba's own cache (the locator replaced by
     ``enable_caching``) the same edit is not seen, the warm cache answers with the old bit."""
