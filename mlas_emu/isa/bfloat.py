@@ -1,7 +1,8 @@
 """BFMMLA and BFDOT on registers (Arm ARM DDI0487 M.a.a, C7.2.20 BFMMLA, C7.2 BFDOT (vector);
 SVE C8.2.67 BFMMLA, C8.2.49 BFDOT (vectors)).
 
-Lane layout of one 128-bit segment (BFMatMulAddH; DESIGN of this package, section 2):
+Lane layout of one 128-bit segment (Arm ARM DDI0487 M.a.a, BFMatMulAddH and the BFMMLA operand
+description; checked against the instruction run under qemu-aarch64):
 
 * ``vn`` (8 bf16) holds A, 2x4 row-major: lane ``4*i + k`` = ``A[i, k]``;
 * ``vm`` (8 bf16) holds B transposed: lane ``4*j + k`` = ``B[k, j]``;

@@ -78,6 +78,24 @@ def test_fmla_is_fused():
     assert got.tolist() == [2.0**-24] * 4
 
 
+@pytest.mark.parametrize("addend,op1,op2,rmode,want", [
+    # 1 + (2^-24 + 2^-47): just above the tie between 1 and 1 + 2^-23, the addend 24 binades
+    # above the product's low bits (the sticky path of exact_add): rounds up.
+    (0x3F800000, 0x3F800001, 0x33800000, "RNE", 0x3F800001),
+    # 1 + (2^-24 - 2^-48): just below the tie: stays at 1.
+    (0x3F800000, 0x3F7FFFFF, 0x33800000, "RNE", 0x3F800000),
+    # 1 - 2^-70 toward zero: the largest fp32 below 1; toward plus infinity: 1.
+    (0x3F800000, 0x9C800000, 0x3F800000, "RZ", 0x3F7FFFFF),
+    (0x3F800000, 0x9C800000, 0x3F800000, "RP", 0x3F800000),
+    # 2^-60 + 2^100 * 2^-149 (a denormal op2): 2^-49 * (1 + 2^-11), exact in fp32.
+    (0x21800000, 0x71800000, 0x00000001, "RNE", 0x27001000),
+])
+def test_fused_sums_far_apart_by_hand(addend, op1, op2, rmode, want):
+    """Expected bits derived by hand from the exact sum (not from the code under test)."""
+    assert int(fp_mul_add_fpcr(addend, op1, op2, FPCR(rmode=rmode).bits)) == want
+    assert naive.fp_mul_add(addend, op1, op2, FPCR(rmode=rmode)) == want
+
+
 def test_broadcasting_bit_patterns_and_inputs_untouched():
     rng = np.random.default_rng(6)
     vd = rng.standard_normal((3, 1, 8)).astype(np.float32)
