@@ -69,12 +69,18 @@ SOURCE_DIGEST = source_digest()
 CACHE_DIR = cache_root() / SOURCE_DIGEST
 
 
+def _last_used(folder: Path) -> float | None:
+    try:
+        return (folder / _LAST_USED).stat().st_mtime
+    except OSError:  # not a digest folder, or deleted meanwhile by another process
+        return None
+
+
 def _prune(root: Path, keep: int = KEEP_OLD) -> None:
     """Delete the digest folders of ``root`` beyond the ``keep`` most recently used ones."""
-    old = [p for p in root.iterdir() if p.is_dir() and p.name != SOURCE_DIGEST
-           and (p / _LAST_USED).exists()]
-    old.sort(key=lambda p: (p / _LAST_USED).stat().st_mtime, reverse=True)
-    for p in old[keep:]:
+    used = [(t, p) for p in root.iterdir()
+            if p.name != SOURCE_DIGEST and (t := _last_used(p)) is not None]
+    for _, p in sorted(used, reverse=True)[keep:]:
         shutil.rmtree(p, ignore_errors=True)
 
 
@@ -82,17 +88,20 @@ _prepared: set[str] = set()
 
 
 def _prepare(path: str) -> None:
-    """Create ``path`` and prove it writable, once per folder and process. The first time in a
-    process also marks the digest folder used, and pruning follows a new digest folder."""
-    os.makedirs(path, exist_ok=True)
-    if path in _prepared:
+    """Create ``path`` and prove it writable, once per folder and process (again if another
+    process pruned it meanwhile). Each new folder marks the digest folder used; pruning follows
+    the creation of a digest folder."""
+    if path in _prepared and os.path.isdir(path):
         return
-    if not _prepared:
-        marker = CACHE_DIR / _LAST_USED
-        new = not marker.exists()
-        marker.touch()
-        if new:
+    os.makedirs(path, exist_ok=True)
+    marker = CACHE_DIR / _LAST_USED
+    new = not marker.exists()
+    marker.touch()
+    if new:
+        try:
             _prune(CACHE_DIR.parent)
+        except OSError:  # housekeeping only: never a reason to compile without the cache
+            pass
     tempfile.TemporaryFile(dir=path).close()
     _prepared.add(path)
 

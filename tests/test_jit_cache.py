@@ -151,6 +151,16 @@ def test_prune_keeps_the_most_recently_used_digest_folders(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "c", "d", "not-ours"]
 
 
+def test_a_digest_folder_pruned_by_another_process_is_recreated_and_marked(tmp_path, monkeypatch):
+    monkeypatch.setattr(_jit, "CACHE_DIR", tmp_path / "digest")
+    monkeypatch.setattr(_jit, "_prepared", set())
+    _jit._prepare(str(tmp_path / "digest" / "isa"))
+    assert (tmp_path / "digest" / "last-used").exists()
+    shutil.rmtree(tmp_path / "digest")
+    _jit._prepare(str(tmp_path / "digest" / "isa"))
+    assert (tmp_path / "digest" / "isa").is_dir() and (tmp_path / "digest" / "last-used").exists()
+
+
 def test_njit_options():
     def f(x):
         return x + 1
