@@ -17,13 +17,18 @@ blocks) and the per-thread M (M = 1 GEMV); with pre-packed B it never changes th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from . import sgemm_kernel_asm as asm
 from . import sgemm_kernel_neon as kern
-from ._checks import as_f32_matrix
+from ..cpus import resolve_cpu
+from ..isa.fp32 import fp_mul
 from ..releases import release
+from ._checks import as_f32_matrix
+from .interpret import Memory, Registers, execute
+from .schedule import KernelCall
 from .threading import check_threads, gemm_thread_ranges, partition
 
 
@@ -198,7 +203,8 @@ def sgemm(A, B, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, C=None, pa
     segments = plan(M, N, K, batch=batch, trans_a=trans_a, trans_b=trans_b, alpha=alpha32,
                     beta=beta32, packed_b=packed_b, threads=threads, ort_version=rel)
     if trace is not None or path == "instructions":
-        _run_instructions(A, B, c, segments, out, trans_a, trans_b, alpha32, beta32, packed_b, trace)
+        steps = routine_calls(segments, K, trans_a=trans_a, beta=beta32, packed_b=packed_b)
+        _run_instructions(np.ascontiguousarray(a), np.ascontiguousarray(b), c, steps, out, alpha32, beta32, trace)
     else:
         _run_fast(a, b, c, segments, out, alpha32, beta32)
     return out.reshape(out_shape)
@@ -226,118 +232,145 @@ def _run_fast(a, b, c, segments, out, alpha32, beta32):
 
 
 # --------------------------------------------------------------------------------------------
-# Instruction-level execution: the C++ driver loops around the assembly kernels
+# The routine calls of the plan: what the instruction path executes and traces show
 
 
-def _run_instructions(A, B, c, segments, out, trans_a, trans_b, alpha32, beta32, packed_b, trace):
-    a_stack = A if A.ndim == 3 else A[None]
-    b_stack = B if B.ndim == 3 else B[None]
-    N = out.shape[2]
-    packed = None
-    if packed_b:  # MlasGemmPackB, once, shared by the batch
-        packed = kern.pack_b(b_stack[0], trans_b=trans_b)
-    for g in range(out.shape[0]):
-        a_g = np.ascontiguousarray(a_stack[min(g, a_stack.shape[0] - 1)])
-        b_g = np.ascontiguousarray(b_stack[min(g, b_stack.shape[0] - 1)])
-        c_mem = np.zeros(out.shape[1] * N, np.uint32)
-        if c is not None:
-            c_mem[:] = np.ascontiguousarray(c[min(g, c.shape[0] - 1)]).view(np.uint32).reshape(-1)
-        for s in (s for s in segments if s.batch == g):
-            op = _packed_operation if packed_b else _operation
-            op(a_g, b_g if not packed_b else packed, c_mem, s, N, trans_a, trans_b,
-               alpha32, beta32, trace)
-        out[g] = c_mem.view(np.float32).reshape(out.shape[1], N)
+@dataclass(frozen=True)
+class RoutineCall:
+    """One call of an assembly routine: ``routine`` "sgemm" (``MlasSgemmKernelZero/Add``,
+    aarch64/SgemmKernelNeon.S) or "gemv" (``MlasGemvFloatKernel``, aarch64/SgemvKernelNeon.S)."""
+
+    batch: int
+    routine: str
+    call: KernelCall
 
 
-def _multiply_beta(c_mem, rows, col0, cols, ldc, beta32):
-    """``MlasSgemmMultiplyBeta``: C = C * beta (FMUL, C first operand)."""
-    beta_bits = int(beta32.view(np.uint32))
-    for r in rows:
-        for j in range(col0, col0 + cols):
-            c_mem[r * ldc + j] = kern.fp_mul(int(c_mem[r * ldc + j]), beta_bits)
+@dataclass(frozen=True)
+class BetaScale:
+    """``MlasSgemmMultiplyBeta`` (C++, no routine of its own): C = C * beta over a block."""
+
+    batch: int
+    row: int
+    rows: int
+    col: int
+    cols: int
 
 
-def _kernel_loop(a_mem, a_off, lda, b_mem, b_off, c_mem, c_off, ldc, count_k, count_m,
-                 count_n, alpha32, zero_mode, trace, coords):
-    """``MlasSgemmKernelLoop``: call the kernel until every row is handled."""
-    row0, col0, k0 = coords
-    done = 0
-    while done < count_m:
-        handled = kern.sgemm_kernel(a_mem, a_off + done * lda, lda, b_mem, b_off, c_mem,
-                                    c_off + done * ldc, ldc, count_k, count_m - done, count_n,
-                                    alpha32, zero_mode, trace, (row0 + done, col0, k0))
-        done += handled
+def routine_calls(segments, K: int, *, trans_a=False, beta=0.0, packed_b=True) -> list:
+    """The driver loops of ``MlasSgemmPackedOperation`` / ``MlasSgemmOperation`` over the
+    segments of :func:`plan`, in execution order: :class:`BetaScale` steps and the
+    :class:`RoutineCall` s (``MlasSgemmKernelLoop``: one call per 4, 2 or 1 rows; with
+    ``trans_a`` the rows go 12 at a time through PanelA, ``MlasSgemmTransposeA``)."""
+    beta32 = np.float32(beta)
+    steps = []
+    for s in segments:
+        if s.gemv:
+            steps.append(RoutineCall(s.batch, "gemv", KernelCall(s.thread, s.row_start, 1, s.col_start, s.col_count,
+                                                                 0, K, beta32 == 0.0)))
+            continue
+        stride_n = kern.PACKED_STRIDE_N if packed_b else operation_strides(s.col_count, K, trans_a)[0]
+        for n in range(s.col_start, s.col_start + s.col_count, stride_n):
+            count_n = min(s.col_start + s.col_count - n, stride_n)
+            if beta32 not in (0.0, 1.0):
+                steps.append(BetaScale(s.batch, s.row_start, s.row_count, n, count_n))
+            for k, k_end in zip(s.k_bounds, s.k_bounds[1:]):
+                steps += _row_calls(s, n, count_n, k, k_end - k, beta32 == 0.0 and k == 0, trans_a)
+    return steps
 
 
-def _a_panel(a_g, trans_a, row0, rows, k0, count_k):
-    """A's rows as the kernel reads them: in place (lda = K), or transposed into PanelA by
-    ``MlasSgemmTransposeA`` (lda = CountK) when ``trans_a``."""
-    if trans_a:
-        panel = np.ascontiguousarray(a_g[k0 : k0 + count_k, row0 : row0 + rows].T)
-        return panel.view(np.uint32).reshape(-1), 0, count_k
-    return a_g.view(np.uint32).reshape(-1), row0 * a_g.shape[1] + k0, a_g.shape[1]
+def _row_calls(s: Segment, n, count_n, k, count_k, zero_mode, trans_a) -> list:
+    group = kern.TRANSA_ROWS if trans_a else s.row_count
+    calls = []
+    for g0 in range(s.row_start, s.row_start + s.row_count, group):
+        g1 = min(g0 + group, s.row_start + s.row_count)
+        m = g0
+        while m < g1:
+            rows = asm.kernel_rows(g1 - m)
+            calls.append(RoutineCall(s.batch, "sgemm", KernelCall(s.thread, m, rows, n, count_n, k, count_k, zero_mode)))
+            m += rows
+    return calls
 
 
-def _rows_with_panel(a_g, trans_a, s, k0, count_k, body):
-    """Row groups of the M loop: all rows at once, or 12 at a time through PanelA."""
-    step = kern.TRANSA_ROWS if trans_a else s.row_count
-    for r in range(s.row_start, s.row_start + s.row_count, step):
-        rows = min(step, s.row_start + s.row_count - r)
-        a_mem, a_off, lda = _a_panel(a_g, trans_a, r, rows, k0, count_k)
-        body(r, rows, a_mem, a_off, lda)
+_SCHEDULES = {"sgemm": asm.schedule, "gemv": asm.gemv_schedule}
 
 
-def _packed_operation(a_g, packed, c_mem, s, N, trans_a, trans_b, alpha32, beta32, trace):
-    """``MlasSgemmPackedOperation``: N slices of 128, K blocks of 256 read from the packed
-    buffer at ``AlignedN * k + CountK * SliceStartN``."""
-    aligned_n = -(-N // kern.STRIDEN_THREAD_ALIGN) * kern.STRIDEN_THREAD_ALIGN
-    K = s.k_bounds[-1]
-    for n in range(0, s.col_count, kern.PACKED_STRIDE_N):
-        slice_n = s.col_start + n
-        count_n = min(s.col_count - n, kern.PACKED_STRIDE_N)
-        if beta32 not in (0.0, 1.0):
-            _multiply_beta(c_mem, range(s.row_start, s.row_start + s.row_count), slice_n, count_n, N, beta32)
-        zero_mode = beta32 == 0.0
-        for k in range(0, K, kern.PACKED_STRIDE_K):
-            count_k = min(K - k, kern.PACKED_STRIDE_K)
-            pb = aligned_n * k + count_k * slice_n
-
-            def body(r, rows, a_mem, a_off, lda, k=k, count_k=count_k, pb=pb, zero_mode=zero_mode):
-                _kernel_loop(a_mem, a_off, lda, packed, pb, c_mem, r * N + slice_n, N, count_k,
-                             rows, count_n, alpha32, zero_mode, trace, (r, slice_n, k))
-
-            _rows_with_panel(a_g, trans_a, s, k, count_k, body)
-            zero_mode = False
+def call_records(step: RoutineCall) -> list:
+    """The records of one routine call, lanes in the call's own coordinates."""
+    return _SCHEDULES[step.routine](step.call)
 
 
-def _operation(a_g, b_g, c_mem, s, N, trans_a, trans_b, alpha32, beta32, trace):
-    """``MlasSgemmOperation``: the M = 1 GEMV shortcut, else N and K slices from
-    :func:`operation_strides`, B packed per slice (``MlasSgemmCopyPackB`` /
-    ``MlasSgemmTransposePackB``)."""
-    K = s.k_bounds[-1]
-    if s.gemv:
-        b_mem = b_g.view(np.uint32).reshape(-1)
-        a_mem = a_g.view(np.uint32).reshape(-1)
-        kern.gemv_kernel(a_mem, s.row_start * K, b_mem, s.col_start, N, c_mem,
-                         s.row_start * N + s.col_start, K, s.col_count, beta32 == 0.0, trace)
-        return
-    stride_n, stride_k = operation_strides(s.col_count, K, trans_a)
-    for n in range(0, s.col_count, stride_n):
-        col = s.col_start + n
-        count_n = min(s.col_count - n, stride_n)
-        if beta32 not in (0.0, 1.0):
-            _multiply_beta(c_mem, range(s.row_start, s.row_start + s.row_count), col, count_n, N, beta32)
-        zero_mode = beta32 == 0.0
-        for k in range(0, K, stride_k):
-            count_k = min(K - k, stride_k)
-            if trans_b:  # b_g is (N, K)
-                panel = kern.transpose_pack_b(b_g[col : col + count_n, k : k + count_k])
-            else:
-                panel = kern.copy_pack_b(b_g[k : k + count_k, col : col + count_n])
+def relabel(records, call: KernelCall) -> list:
+    """``records`` with lanes named in the GEMM's coordinates: ("A", i, k) of op(A),
+    ("B", k, j) of op(B), ("C", i, j); padding stays None."""
+    shift = {"A": (call.m, call.k), "B": (call.k, call.n), "C": (call.m, call.n)}
 
-            def body(r, rows, a_mem, a_off, lda, k=k, count_k=count_k, panel=panel, zero_mode=zero_mode):
-                _kernel_loop(a_mem, a_off, lda, panel, 0, c_mem, r * N + col, N, count_k, rows,
-                             count_n, alpha32, zero_mode, trace, (r, col, k))
+    def name(coord):
+        if coord is None:
+            return None
+        di, dj = shift[coord[0]]
+        return (coord[0], coord[1] + di, coord[2] + dj)
 
-            _rows_with_panel(a_g, trans_a, s, k, count_k, body)
-            zero_mode = False
+    return [replace(r, lanes={reg: tuple(name(c) for c in lanes) for reg, lanes in r.lanes.items()})
+            if r.lanes else r for r in records]
+
+
+def instruction_release(ort_version=None, cpu=None):
+    """The release whose SGEMM routines the instruction path and traces stand for on ``cpu``.
+
+    The schedules (:mod:`mlas_emu.mlas.sgemm_kernel_asm`) are of the NEON routines that the
+    1.17.1 to 1.32.0 aarch64 wheels run on Graviton2, 3 and 4 (the same code in each release;
+    the oracle's per-routine counts, 1.17.1 and 1.32.0 on Graviton3, equal the schedules').
+    ``cpu`` is checked (a name of :data:`mlas_emu.cpus.CPUS`); it does not change the routine.
+    """
+    resolve_cpu(cpu)
+    return release(ort_version)
+
+
+def trace_records(M: int, N: int, K: int, *, packed_b: bool = True, threads: int = 1, ort_version=None,
+                  cpu=None, kind: str = "sgemm", trans_a: bool = False, alpha=1.0, beta=0.0) -> list:
+    """The records of every routine call of one (M, K) x (K, N) product, in execution order
+    (threads in id order), lanes in the product's coordinates: the schedules over the same plan
+    the instruction path executes (:func:`plan`, :func:`routine_calls`). ``kind`` must be
+    "sgemm"; ``alpha`` / ``beta`` / ``trans_a`` as in :func:`sgemm` (they change the calls:
+    Add mode, the M = 1 GEMV path, PanelA's 12-row groups). Nothing is computed."""
+    if kind != "sgemm":
+        raise ValueError(f"kind must be 'sgemm', got {kind!r}")
+    for name, dim in (("M", M), ("N", N), ("K", K)):
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
+            raise ValueError(f"{name} must be a positive integer, got {dim!r}")
+    rel = instruction_release(ort_version, cpu)
+    alpha32, beta32 = _scalar(alpha, "alpha"), _scalar(beta, "beta")
+    segments = plan(M, N, K, trans_a=trans_a, alpha=alpha32, beta=beta32, packed_b=packed_b,
+                    threads=check_threads(threads), ort_version=rel)
+    out = []
+    for step in routine_calls(segments, K, trans_a=trans_a, beta=beta32, packed_b=packed_b):
+        if isinstance(step, RoutineCall):
+            out += relabel(call_records(step), step.call)
+    return out
+
+
+def _run_instructions(a, b, c, steps, out, alpha32, beta32, trace):
+    """Every step on register images: the routines' schedules through
+    :func:`mlas_emu.mlas.interpret.execute`, operands read from op(A), op(B) (packing moves no
+    bits) and C written in ``out``."""
+    out_bits = out.view(np.uint32)
+    if c is not None:
+        out_bits[:] = np.broadcast_to(c.view(np.uint32), out.shape)
+    alpha_bytes = np.frombuffer(alpha32.tobytes(), np.uint8)
+    for step in steps:
+        g = step.batch
+        if isinstance(step, BetaScale):
+            block = out_bits[g, step.row : step.row + step.rows, step.col : step.col + step.cols]
+            block[:] = np.vectorize(lambda x: fp_mul(int(x), int(beta32.view(np.uint32))), otypes=[np.uint32])(block)
+            continue
+        kc = step.call
+        a_g, b_g = a[min(g, a.shape[0] - 1)].view(np.uint32), b[min(g, b.shape[0] - 1)].view(np.uint32)
+        memory = Memory(A=a_g[kc.m : kc.m + kc.rows, kc.k : kc.k + kc.count_k],
+                        B=b_g[kc.k : kc.k + kc.count_k, kc.n : kc.n + kc.count_n],
+                        C=out_bits[g, kc.m : kc.m + kc.rows, kc.n : kc.n + kc.count_n])
+        regs = Registers()
+        regs.v[0, :4] = alpha_bytes  # s0: Alpha
+        records = call_records(step)
+        execute(records, memory, regs)
+        if trace is not None:
+            trace += relabel(records, kc)

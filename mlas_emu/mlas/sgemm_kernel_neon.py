@@ -1,10 +1,11 @@
-"""MLAS's fp32 SGEMM micro-kernels for Arm64 NEON (FMLA), instruction by instruction and fast.
+"""MLAS's fp32 SGEMM arithmetic for Arm64 NEON (FMLA), fast, and the B packing layout.
 
 Models onnxruntime/core/mlas/lib ``aarch64/SgemmKernelNeon.S`` (``MlasSgemmKernelZero`` /
 ``MlasSgemmKernelAdd``), ``aarch64/SgemvKernelNeon.S`` (``MlasGemvFloatKernel``, the M = 1
-path) and the B packing of ``sgemm.cpp`` (``MlasSgemmCopyPackB``, ``MlasSgemmTransposePackB``,
-``MlasSgemmTransposeA``), unchanged in substance from ONNX Runtime 1.17 to 1.27 and checked
-against the 1.17.1, 1.23.2 and 1.27.0 aarch64 wheels.
+path) and the B packing of ``sgemm.cpp`` (``MlasSgemmCopyPackB``, ``MlasGemmPackB``), unchanged
+from ONNX Runtime 1.17 to 1.32 (the routines' code is the same in the 1.17.1 and 1.32.0
+wheels) and checked against the 1.17.1, 1.23.2 and 1.27.0 aarch64 wheels. The routines' instruction sequences are in :mod:`mlas_emu.mlas.sgemm_kernel_asm`
+(the instruction path of :func:`mlas_emu.mlas.sgemm.sgemm` interprets them).
 
 Arithmetic, per element of C and per K block handed to the kernel (``CountK`` values of k)::
 
@@ -22,14 +23,9 @@ Floating point follows the Arm ARM (DDI0487 M.a.a) pseudocode ``FPMulAdd``, ``FP
 ``FPProcessNaNs3`` / ``FPProcessNaNs`` with the Linux user-space FPCR (round to nearest even,
 FZ = 0 so denormals are kept, DN = 0 so NaN operands propagate quieted, AH = 0).
 
-Two executions of this model that agree bit for bit (tested):
-
-- :func:`sgemm_kernel` / :func:`gemv_kernel`: the assembly's instruction sequence on register
-  images (4 lanes of fp32 bits), with optional :class:`~mlas_emu.mlas.trace.InstructionRecord`
-  output; every lane operation is :func:`mlas_emu.isa.fp32.fp_mul_add` (FPMulAdd).
-- :func:`chain_rows`: the same per-element chains compiled with numba around the host's
-  correctly rounded ``llvm.fma.f32``; elements that end as NaN are recomputed with the
-  Arm NaN rules (:func:`fp_mul_add`), since x86 propagates and generates NaNs differently.
+:func:`chain_rows` computes those chains compiled with numba around the host's correctly
+rounded ``llvm.fma.f32``; elements that end as NaN are recomputed with the Arm NaN rules
+(:func:`element_bits`, :func:`fp_mul_add`), since x86 propagates and generates NaNs differently.
 """
 
 from __future__ import annotations
@@ -39,7 +35,7 @@ import numpy as np
 from mlas_emu._jit import njit, prange
 from mlas_emu.isa.fp32 import fp_mul, fp_mul_add
 
-from .trace import InstructionRecord
+from .sgemm_kernel_asm import kernel_rows as process_rows  # noqa: F401  (teach's SGEMM calls)
 
 #: ``MLAS_SGEMM_STRIDEN`` / ``MLAS_SGEMM_STRIDEK`` (mlasi.h): non-packed slices.
 STRIDE_N = 128
@@ -79,12 +75,6 @@ def copy_pack_b(B: np.ndarray) -> np.ndarray:
     return out.reshape(-1)
 
 
-def transpose_pack_b(Bt: np.ndarray) -> np.ndarray:
-    """``MlasSgemmTransposePackB``: the same panel layout as :func:`copy_pack_b`, read from
-    a (CountN, CountK) block of B stored transposed (``TransB``)."""
-    return copy_pack_b(np.ascontiguousarray(Bt).T)
-
-
 def pack_b(B: np.ndarray, *, trans_b: bool = False) -> np.ndarray:
     """``MlasGemmPackB``: K blocks of ``PACKED_STRIDE_K`` one after another, each block all N
     columns in 16-column panels (``AlignedN * CountK`` values per block)."""
@@ -92,212 +82,6 @@ def pack_b(B: np.ndarray, *, trans_b: bool = False) -> np.ndarray:
     count_k = b.shape[0]
     blocks = [copy_pack_b(b[k : k + PACKED_STRIDE_K]) for k in range(0, count_k, PACKED_STRIDE_K)]
     return np.concatenate(blocks) if blocks else np.zeros(0, np.uint32)
-
-
-# --------------------------------------------------------------------------------------------
-# Instruction-level kernels (register images of 4 fp32 lanes, as bit patterns)
-
-
-class _Neon:
-    """Vector registers v0-v31 and the trace of a kernel call."""
-
-    def __init__(self, trace):
-        self.v = np.zeros((32, 4), dtype=np.uint32)
-        self.trace = trace
-
-    def emit(self, mnemonic, operands, note="", lanes=None, loaded=0, stored=0):
-        if self.trace is not None:
-            self.trace.append(
-                InstructionRecord(mnemonic, tuple(operands), lanes or {}, loaded, stored, note)
-            )
-
-    def movi_zero(self, r):
-        self.v[r] = 0
-        self.emit("movi", (f"v{r}.16b", "#0"))
-
-    def load(self, r, memory, offset, lanes, name, record=True):
-        """ldr q / d / s: ``lanes`` consecutive values, the rest of the register zeroed."""
-        self.v[r] = 0
-        self.v[r, :lanes] = memory[offset : offset + lanes]
-        if record:
-            kind = {4: "q", 2: "d", 1: "s"}[lanes]
-            self.emit("ldr", (f"{kind}{r}", f"[{name}]"), loaded=4 * lanes)
-
-    def fmla(self, d, n, m, element, lanes_info=None, width=4):
-        """FMLA Vd.4S, Vn.4S, Vm.S[element] (or Vm.4S when ``element`` is None)."""
-        for lane in range(width):
-            op2 = self.v[m, lane if element is None else element]
-            self.v[d, lane] = fp_mul_add(int(self.v[d, lane]), int(self.v[n, lane]), int(op2))
-        vm = f"v{m}.4s" if element is None else f"v{m}.s[{element}]"
-        self.emit("fmla", (f"v{d}.4s", f"v{n}.4s", vm), lanes=lanes_info)
-
-    def fmul(self, d, n, m, element):
-        for lane in range(4):
-            self.v[d, lane] = fp_mul(int(self.v[n, lane]), int(self.v[m, element]))
-        self.emit("fmul", (f"v{d}.4s", f"v{n}.4s", f"v{m}.s[{element}]"))
-
-
-def _acc_regs(row):
-    """Accumulators of tile row 0-3: v16-v19, v20-v23, v24-v27, v28-v31 (4 columns each)."""
-    return [16 + 4 * row + q for q in range(4)]
-
-
-def _compute_block(cpu, a, a_off, lda, b, b_off, count_k, rows, columns, coords):
-    """``ComputeBlockLoop``: clear the accumulators, then FMLA over k (4 at a time, then 1).
-    ``coords``: (first row, first column, first k, valid columns) for trace labels."""
-    vecs = columns // 4  # 4 (16 columns) or 2 (8 columns)
-    for r in range(rows):
-        for q in range(vecs):
-            cpu.movi_zero(_acc_regs(r)[q])
-    row0, col0, k0, valid = coords
-    k = 0
-    while count_k - k >= 4:  # BlockBy4Loop: ldr q8..q11 (4 k of each row), 4 broadcasts
-        for r in range(rows):
-            cpu.load(8 + r, a, a_off + r * lda + k, 4, f"A row {row0 + r}")
-        for e in range(4):
-            _multiply_accumulate(cpu, b, b_off + (k + e) * PANEL_WIDTH, rows, vecs, e,
-                                 (row0, col0, k0 + k + e, valid))
-        k += 4
-    while k < count_k:  # BlockBy1Loop: ldr s8..s11
-        for r in range(rows):
-            cpu.load(8 + r, a, a_off + r * lda + k, 1, f"A row {row0 + r}")
-        _multiply_accumulate(cpu, b, b_off + k * PANEL_WIDTH, rows, vecs, 0, (row0, col0, k0 + k, valid))
-        k += 1
-
-
-def _multiply_accumulate(cpu, b, offset, rows, vecs, element, where):
-    """``MultiplyAccumulateBlock``: load one packed row of B (ldp q4,q5 [q6,q7]), then one
-    FMLA per accumulator with A's element ``element`` broadcast. Lanes past the ``valid``
-    columns hold the panel's zero padding (labelled ``None`` in traces)."""
-    row0, col0, k, valid = where
-    for q in range(vecs):
-        cpu.load(4 + q, b, offset + 4 * q, 4, f"B k={k}", record=False)
-    for q in range(0, vecs, 2):  # ldp q4,q5 (and q6,q7): 8 columns of one packed row each
-        cpu.emit("ldp", (f"q{4 + q}", f"q{5 + q}", f"[B k={k}]"), loaded=32)
-    for r in range(rows):
-        for q in range(vecs):
-            info = None
-            if cpu.trace is not None:
-                cols = [c if c < col0 + valid else None for c in range(col0 + 4 * q, col0 + 4 * q + 4)]
-                info = {
-                    f"v{_acc_regs(r)[q]}.4s": tuple(None if c is None else ("C", row0 + r, c) for c in cols),
-                    f"v{4 + q}.4s": tuple(None if c is None else ("B", k, c) for c in cols),
-                    f"v{8 + r}.s[{element}]": (("A", row0 + r, k),),
-                }
-            cpu.fmla(_acc_regs(r)[q], 4 + q, 8 + r, element, info)
-
-
-def _output_block(cpu, c, c_off, ldc, rows, count, zero_mode, alpha_reg=0):
-    """``OutputBlock`` for ``count`` columns (16, 8, 4, 2 or 1) of every row, then shift the
-    remaining accumulator lanes down as the assembly does."""
-    for r in range(rows):
-        regs = _acc_regs(r)
-        values = np.concatenate([cpu.v[x] for x in regs])[:count]
-        at = c_off + r * ldc
-        store = "stp" if count >= 8 else "st1"
-        if not zero_mode:  # ld C; fmla v4.4s, acc, v0.s[0] per 4 (or fewer) columns
-            cpu.emit("ldp" if count >= 8 else "ld1", (f"[C row {r}]",), loaded=4 * count)
-            for j in range(count):
-                c[at + j] = fp_mul_add(int(c[at + j]), int(values[j]), int(cpu.v[alpha_reg, 0]))
-            for q in range(max(1, count // 4)):
-                cpu.emit("fmla", (f"v{4 + q}.{'4s' if count >= 4 else '2s'}", f"v{regs[q]}.4s", "v0.s[0]"),
-                         note="C = C + acc*alpha")
-        else:
-            c[at : at + count] = values
-        cpu.emit(store, (f"v{regs[0]}", f"[C row {r}]"), stored=4 * count, note=f"{count} columns")
-        rest = np.concatenate([cpu.v[x] for x in regs])[count:]
-        flat = np.zeros(16, np.uint32)
-        flat[: rest.size] = rest
-        for q, x in enumerate(regs):
-            cpu.v[x] = flat[4 * q : 4 * q + 4]
-
-
-def process_rows(count_m: int) -> int:
-    """Rows one kernel call handles (``ProcessRows`` of SgemmKernelNeon.S): 4, 2 or 1."""
-    return 4 if count_m >= 4 else 2 if count_m >= 2 else 1
-
-
-def sgemm_kernel(a, a_off, lda, b, b_off, c, c_off, ldc, count_k, count_m, count_n, alpha,
-                 zero_mode, trace=None, coords=(0, 0, 0)):
-    """``MlasSgemmKernelZero`` / ``MlasSgemmKernelAdd`` (aarch64/SgemmKernelNeon.S) on memory
-    images: ``a``, ``b`` (packed panels) and ``c`` are flat uint32 arrays of fp32 bits,
-    ``*_off`` element offsets. Handles 4, 2 or 1 rows (``ProcessRows``) and returns that count.
-
-    Columns: while more than 8 remain, 16-column blocks (v16-v31: 4 rows x 4 vectors); then
-    one 8-column block. A block with fewer valid columns is computed whole and stored as
-    8/4/2/1-column pieces (``OutputMasked16x``, ``OutputRemaining7x`` ...). ZeroMode scales
-    the accumulators by alpha (fmul) and stores; AddMode does ``C = C + acc*alpha`` (fmla).
-    ``coords`` (row, column, k of this call's origin in the whole product) only labels traces.
-    """
-    rows = process_rows(count_m)
-    cpu = _Neon(trace)
-    cpu.v[0, 0] = np.float32(alpha).view(np.uint32)
-    row0, col0, k0 = coords
-    remaining = count_n
-    col = 0
-    while True:
-        columns = 16 if remaining > 8 else 8
-        _compute_block(cpu, a, a_off, lda, b, b_off + col * count_k, count_k, rows, columns,
-                       (row0, col0 + col, k0, min(columns, remaining)))
-        if zero_mode:
-            for r in range(rows):
-                for q in range(columns // 4):
-                    cpu.fmul(_acc_regs(r)[q], _acc_regs(r)[q], 0, 0)
-        if remaining >= 16:
-            _output_block(cpu, c, c_off + col, ldc, rows, 16, zero_mode)
-            remaining -= 16
-            col += 16
-            if remaining == 0:
-                return rows
-            continue
-        at = col
-        for piece in (8, 4, 2, 1):  # stored pieces of the last block, by the bits of remaining
-            if remaining & piece:
-                _output_block(cpu, c, c_off + at, ldc, rows, piece, zero_mode)
-                at += piece
-        return rows
-
-
-#: First accumulator of each column piece of ``MlasGemvFloatKernel``.
-_GEMV_ACC = {64: 16, 32: 16, 16: 24, 8: 28, 4: 30, 2: 31, 1: 1}
-
-
-def gemv_kernel(a, a_off, b, b_off, ldb, c, c_off, count_k, count_n, zero_mode, trace=None):
-    """``MlasGemvFloatKernel`` (aarch64/SgemvKernelNeon.S), the M = 1 path of
-    ``MlasSgemmOperation``: B is read in place (row stride ``ldb``), 64 columns at a time
-    (v16-v31), then the 1-63 remaining in pieces of 32/16/8/4/2/1 (v16-v23, v24-v27,
-    v28-v29, v30, v31, v1). Each column is one FMLA chain over all of K, starting from +0
-    (ZeroMode) or from the value in C (beta = 1): no K blocks, no alpha."""
-    cpu = _Neon(trace)
-    col = 0
-    while col < count_n:
-        width = 64 if count_n - col >= 64 else count_n - col
-        pieces = [64] if width == 64 else [p for p in (32, 16, 8, 4, 2, 1) if width & p]
-        acc = np.zeros(width, np.uint32)
-        if not zero_mode:
-            acc[:] = c[c_off + col : c_off + col + width]
-        cpu.emit("movi" if zero_mode else "ldp", ("v16-v31",), note=f"{width} columns")
-        for k in range(count_k):
-            x = int(a[a_off + k])
-            cpu.emit("ld1r", ("v0.4s", f"[A k={k}]"), loaded=4)
-            row = b_off + k * ldb + col
-            at = 0
-            for p in pieces:
-                for q in range(0, p, 4):
-                    lanes = min(4, p - q)
-                    for lane in range(lanes):
-                        acc[at + q + lane] = fp_mul_add(int(acc[at + q + lane]), int(b[row + at + q + lane]), x)
-                    if trace is not None:
-                        vd = f"v{_GEMV_ACC[p] + q // 4}.4s"
-                        cols = range(col + at + q, col + at + q + lanes)
-                        info = {vd: tuple(("C", 0, j) for j in cols),
-                                "v4.4s": tuple(("B", k, j) for j in cols), "v0.4s": (("A", 0, k),)}
-                        cpu.emit("fmla", (vd, "v4.4s", "v0.4s"), lanes=info,
-                                 note=f"columns {cols.start}-{cols.stop - 1}")
-                at += p
-        c[c_off + col : c_off + col + width] = acc
-        cpu.emit("stp", ("v16-v31",), stored=4 * width)
-        col += width
 
 
 # --------------------------------------------------------------------------------------------

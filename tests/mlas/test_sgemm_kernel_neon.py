@@ -1,5 +1,7 @@
-"""The SGEMM kernel model: instruction-level path against the fast path, packing layouts,
-and the instruction counts the assembly's structure implies (aarch64/SgemmKernelNeon.S)."""
+"""The SGEMM kernel model: the fast path against the instruction path (a consistency check of two
+of our own paths; each is checked against the exact reference in test_sgemm.py and
+test_sgemm_kernel_asm.py), packing layouts, and the records the routines' structure implies
+(aarch64/SgemmKernelNeon.S, aarch64/SgemvKernelNeon.S)."""
 
 from __future__ import annotations
 
@@ -50,10 +52,10 @@ def _big(M, N, K, seed=0, **kw):
 @settings(max_examples=40, deadline=None)
 @given(kernel_problems())
 @example(_big(3, 21, 257, alpha=1.0, beta=0.0, packed_b=True, threads=1))
-@example(_big(2, 70, 300, alpha=1.0, beta=1.0, packed_b=False, threads=1))  # GEMV, 64 + 6 columns
-@example(_big(6, 40, 600, alpha=0.5, beta=0.0, packed_b=False, threads=3))
-@example(_big(3, 3, 9000, alpha=1.0, beta=0.0, packed_b=False, threads=3))  # one thread on GEMV
+@example(_big(1, 70, 30, alpha=1.0, beta=1.0, packed_b=False, threads=1))  # GEMV, 64 + 6 columns
+@example(_big(6, 40, 300, alpha=0.5, beta=0.0, packed_b=False, threads=2))  # N split between 2 threads
 def test_instruction_level_path_equals_fast_path(p):
+    """Consistency check between our two paths (random data with NaN, inf, denormals)."""
     fast = sgemm(**p)
     trace = []
     slow = sgemm(**p, trace=trace)
@@ -68,7 +70,6 @@ def test_copy_pack_b_panels():
     assert np.array_equal(packed[0], B[:, :16])
     assert np.array_equal(packed[1, :, :4], B[:, 16:])
     assert not packed[1, :, 4:].any()
-    assert np.array_equal(kern.transpose_pack_b(np.ascontiguousarray(B.T)), kern.copy_pack_b(B))
 
 
 def test_pack_b_k_blocks_of_256():
@@ -97,9 +98,16 @@ def test_fmla_count_follows_tile_structure(M, N, K, expected_fmla, expected_ldp)
     for record in trace:
         counts[record.mnemonic] = counts.get(record.mnemonic, 0) + 1
     assert counts["fmla"] == expected_fmla
-    assert counts["ldp"] == expected_ldp
-    # ZeroMode: every accumulator is scaled by alpha once (fmul), even for alpha = 1
-    assert counts["fmul"] == expected_fmla // K
+    calls, left = 0, M  # ProcessRows: 4 rows per call while 4 remain, then 2, then 1
+    while left:
+        calls, left = calls + 1, left - (4 if left >= 4 else 2 if left >= 2 else 1)
+    assert counts["ldp"] == expected_ldp + 2 * calls  # + ldp d10,d11 / d8,d9 restoring the saved registers
+    # ZeroMode: MultiplyAlphaRow's 4 fmul per row and column block, even for alpha = 1 and for the
+    # 8-column block (the wheels' binaries, 1.17.1 and 1.32.0, disassembled)
+    blocks, left = 0, N  # 16-column blocks while more than 8 columns remain, then one of 8
+    while left > 0:
+        blocks, left = blocks + 1, left - 16 if left > 8 else 0
+    assert counts["fmul"] == 4 * M * blocks
 
 
 def test_add_mode_fmla_per_output_vector():
@@ -142,6 +150,6 @@ def test_gemv_trace_registers_and_lanes():
     # 64 columns: v16-v31; then 7 = 4 (v30) + 2 (v31) + 1 (v1), per k
     assert [r.operands[0] for r in fmla[:16]] == [f"v{x}.4s" for x in range(16, 32)]
     assert [r.operands[0] for r in fmla[32:35]] == ["v30.4s", "v31.4s", "v1.4s"]
-    last = fmla[-1]
-    assert last.lanes[last.operands[0]] == (("C", 0, 70),)
-    assert last.lanes["v0.4s"] == (("A", 0, 1),)
+    last = fmla[-1]  # ldr s4: one column, the other lanes zero
+    assert last.lanes[last.operands[0]] == (("C", 0, 70), None, None, None)
+    assert last.lanes["v0.4s"] == (("A", 0, 1),) * 4  # ld1r: A[0, k] in every lane
