@@ -15,21 +15,27 @@ or thread split. Two paths compute it:
   (:func:`exact_int_matmul`): each product is at most 255 * 255 in magnitude and a chunk keeps
   every partial sum an integer within 2^24, so any summation order is exact; chunks are added
   in int32, which wraps modulo 2^32 like the hardware.
-* ``path="instructions"``: the MLAS driver loops, the packing routines and the micro-kernel run
-  instruction by instruction on register images through :mod:`mlas_emu.isa` (``ummla`` /
-  ``smmla``), optionally recording a trace. Slow; for teaching and for checking the fast path.
+* ``path="instructions"``: the driver plan (:func:`plan_calls`: the MLAS driver loops as a list
+  of kernel calls) run call by call (:func:`run_plan`): the routine's schedule
+  (:mod:`mlas_emu.mlas.qgemm_kernel_mmla_asm`, every instruction of QgemmU8X8KernelUmmla.S /
+  QgemmS8S8KernelSmmla.S) interpreted on register images through :mod:`mlas_emu.isa`,
+  optionally recording a trace (:func:`trace_records` gives the same records without running).
+  Slow; for teaching and for checking the fast path.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..cpus import resolve_cpu
 from ..releases import ORT_RELEASES, release
+from . import qgemm_kernel_mmla_asm as mmla_asm
 from . import qgemm_kernel_smmla, qgemm_kernel_ummla
+from .interpret import Memory, execute
+from .schedule import KernelCall
 from .threading import check_threads, gemm_thread_ranges, partition
 
 #: ``MLAS_QGEMM_STRIDEN_THREAD_ALIGN``: N ranges of threads and the packed column sums align to 16.
@@ -56,45 +62,6 @@ def kernel_family(a_is_signed: bool, b_is_signed: bool):
 def wrap_int32(values) -> np.ndarray:
     """Integers (any width) -> int32 modulo 2^32, as two's-complement hardware wraps."""
     return np.asarray(values).astype(np.int64).astype(np.uint32).view(np.int32)
-
-
-@dataclass(frozen=True)
-class PackedB:
-    """The buffer ``MlasGemmPackB`` builds for a constant B (``MatMulIntegerBase::PrePack``).
-
-    MLAS stores ``AlignedN`` int32 column sums over all of K (N rounded up to 16), then one
-    K slice of up to ``PackedStrideK = 384`` rows after another; inside a slice, batches of 128
-    columns packed by ``CopyPackB`` follow each other at ``n * AlignedK`` bytes (``slices``).
-    """
-
-    n: int
-    k: int
-    a_is_signed: bool
-    b_is_signed: bool
-    column_sums: np.ndarray
-    slices: tuple = field(repr=False)
-
-
-def gemm_pack_b(b: np.ndarray, *, a_is_signed: bool) -> PackedB:
-    """``MlasGemmPackB``: pack a 2-D int8/uint8 B once, as ONNX Runtime does for an initializer."""
-    b = np.asarray(b)
-    b_is_signed = b.dtype == np.int8
-    family = kernel_family(a_is_signed, b_is_signed)
-    count_k_total, n = b.shape
-    aligned_n = -(-n // STRIDEN_THREAD_ALIGN) * STRIDEN_THREAD_ALIGN
-    column_sums = np.zeros(aligned_n, dtype=np.int64)
-    slices = []
-    for k in range(0, count_k_total, family.PACKED_STRIDES.K):
-        count_k = min(count_k_total - k, family.PACKED_STRIDES.K)
-        aligned_k = -(-count_k // family.PACKED_K) * family.PACKED_K
-        data = np.zeros(aligned_n * aligned_k + 8 * aligned_k, dtype=np.uint8)
-        for n0 in range(0, n, 128):
-            count_n = min(n - n0, 128)
-            packed, sums = family.copy_pack_b(b[k:k + count_k, n0:n0 + count_n], b_is_signed=b_is_signed)
-            data[n0 * aligned_k:n0 * aligned_k + len(packed)] = packed
-            column_sums[n0:n0 + count_n] += sums[:count_n]
-        slices.append(data)
-    return PackedB(n, count_k_total, a_is_signed, b_is_signed, wrap_int32(column_sums), tuple(slices))
 
 
 def thread_ranges(m: int, n: int, k: int, threads: int, batch: int = 1,
@@ -140,137 +107,160 @@ def _last_neon_qgemm_release() -> str:
     return [v for v in ORT_RELEASES if not release(v).qgemm_sve_kernel][-1]
 
 
-def _offset_a(family, zero_point_a: int) -> int:
-    """``OffsetAType(Data->ZeroPointA)``: uint8 for the UMMLA family, int8 for SMMLA."""
-    zp = int(zero_point_a) & 0xFF
-    return zp - 0x100 if family is qgemm_kernel_smmla and zp >= 0x80 else zp
+def plan_calls(M: int, N: int, K: int, *, packed_b: bool = True, threads: int = 1, ort_version=None,
+               kernel_rows=qgemm_kernel_ummla.kernel_rows) -> tuple[KernelCall, ...]:
+    """The driver plan of one ``M x N x K`` QGEMM: every kernel call, threads in id order.
 
-
-def _zero_point_b_buffer(family, zero_points, b_is_signed):
-    """``MlasGemmQuantFixupZeroPointB`` (per column): ``-fixup(zp[n])``, zero-filled to a multiple of 16."""
-    count = len(zero_points)
-    aligned = -(-count // STRIDEN_THREAD_ALIGN) * STRIDEN_THREAD_ALIGN
-    buf = np.zeros(max(aligned, 8), dtype=np.int32)
-    buf[:count] = [-family.fixup_zero_point_b(int(z), b_is_signed) for z in zero_points]
-    return buf
-
-
-def _run_row_panel(family, packed_a, row_sums, packed_b, c, packed_count_k, count_m, count_n, column_sums,
-                   zp_buffer, zero_mode, trace, origin):
-    """Step through the rows of one packed A panel, one kernel call per row group."""
-    pa = 0
-    done = 0
-    m0, n0, k0, count_k = origin
-    while done < count_m:
-        handled = family.gemm_kernel(packed_a[pa:], packed_b, c[done:], packed_count_k, count_m - done, count_n,
-                                     row_sums[done:], column_sums, zp_buffer, zero_mode, trace=trace,
-                                     origin=(m0 + done, n0, k0, count_k))
-        pa += family.PACKED_K * packed_count_k * handled
-        done += handled
-
-
-def _m_slices(family, a, c, range_m, stride_m, cols, k, count_k, packed_b, column_sums, zp_buffer, zpa, zpb,
-              trace):
-    """The ic loop of both operations: M slices of ``stride_m`` rows, each packed
-    (``CopyPackA``, row sums scaled by the zero points) and run against one packed B slice."""
-    start_m, count_m_range = range_m
-    packed_count_k = -(-count_k // family.PACKED_K)
-    for m in range(0, count_m_range, stride_m):
-        count_m = min(count_m_range - m, stride_m)
-        rows = slice(start_m + m, start_m + m + count_m)
-        packed_a, row_sums = family.copy_pack_a(a[rows, k:k + count_k])
-        row_sums = _scale_row_sums(row_sums, count_k, zpa, zpb)
-        _run_row_panel(family, packed_a, row_sums, packed_b, c[rows, cols], packed_count_k, count_m,
-                       cols.stop - cols.start, column_sums, zp_buffer, k == 0, trace,
-                       (start_m + m, cols.start, k, count_k))
-
-
-def gemm_quant_operation(family, a, b, c, zero_point_a, zero_point_b, range_m, range_n, *, trace=None):
-    """``MlasGemmQuantOperation``: B packed on the fly, K slices of 256, N slices of 128, M slices of 24.
-
-    ``zero_point_b`` is an int (per tensor) or a 1-D array (per column); ``c`` (int32, M x N)
-    receives rows ``range_m`` and columns ``range_n``.
+    ``MlasGemmBatch``'s thread ranges (:func:`thread_ranges`), then per thread
+    ``MlasGemmQuantOperation`` (``Strides{24, 128, 256}``, B packed on the fly) or
+    ``MlasGemmQuantPackedOperation`` (``PackedStrides{24, 128, 384}``, ``packed_b``), qgemm.h: K
+    slices, N slices, M panels of 24, and in each panel ``MlasGemmQuantKernel`` called until its
+    rows are handled (``kernel_rows(CountM)`` rows per call, the MMLA routines' by default).
+    ZeroMode is the first K slice (``IsAccumulateMode`` is never set by the operators modelled).
     """
-    strides = family.STRIDES
-    b_is_signed = b.dtype == np.int8
-    start_n, count_n_range = range_n
-    zpa = _offset_a(family, zero_point_a)
-    per_column = np.ndim(zero_point_b) == 1
-    zpb = 0 if per_column else family.fixup_zero_point_b(int(zero_point_b), b_is_signed)
-    k_total = a.shape[1]
-    for k in range(0, k_total, strides.K):  # pc loop: K slices
-        count_k = min(k_total - k, strides.K)
-        for n in range(0, count_n_range, strides.N):  # jc loop: N slices
-            count_n = min(count_n_range - n, strides.N)
-            cols = slice(start_n + n, start_n + n + count_n)
-            zp_buffer = _zero_point_b_buffer(family, zero_point_b[cols], b_is_signed) if per_column else None
-            packed_b, column_sums = family.copy_pack_b(b[k:k + count_k, cols], b_is_signed=b_is_signed)
-            column_sums = wrap_int32(column_sums.astype(np.int64) * -zpa)
-            _m_slices(family, a, c, range_m, strides.M, cols, k, count_k, packed_b, column_sums, zp_buffer,
-                      zpa, None if per_column else zpb, trace)
+    strides = qgemm_kernel_ummla.PACKED_STRIDES if packed_b else qgemm_kernel_ummla.STRIDES
+    calls = []
+    for tid, (m0, count_m, n0, count_n) in enumerate(thread_ranges(M, N, K, threads, ort_version=ort_version)):
+        if count_m <= 0 or count_n <= 0:
+            continue
+        for k in range(0, K, strides.K):
+            count_k = min(K - k, strides.K)
+            for n in range(0, count_n, strides.N):
+                width = min(count_n - n, strides.N)
+                for m in range(0, count_m, strides.M):
+                    panel = min(count_m - m, strides.M)
+                    done = 0
+                    while done < panel:
+                        rows = kernel_rows(panel - done)
+                        calls.append(KernelCall(tid, m0 + m + done, rows, n0 + n, width, k, count_k, k == 0))
+                        done += rows
+    return tuple(calls)
 
 
-def gemm_quant_packed_operation(family, a, packed: PackedB, c, zero_point_a, zero_point_b, range_m, range_n, *,
-                                trace=None):
-    """``MlasGemmQuantPackedOperation``: pre-packed B, K slices of 384.
+@dataclass(frozen=True)
+class GemmOperands:
+    """What the driver hands the kernel routines, for the whole GEMM: A's bytes, B as the packed
+    buffers hold it (XOR 0x80 when an unsigned kernel runs int8 B), the zero points as
+    ``MlasGemmQuantOperation`` fixes them up (per column: an int64 array), and with a pre-packed B
+    ``MlasGemmPackB``'s column sums over all of K."""
 
-    The packed column sums (over all K, times ``-zpA``) seed the accumulators of the first K
-    slice only; later slices start from zero column sums.
-    """
-    strides = family.PACKED_STRIDES
-    start_n, count_n_range = range_n
-    zpa = _offset_a(family, zero_point_a)
-    per_column = np.ndim(zero_point_b) == 1
-    zpb = 0 if per_column else family.fixup_zero_point_b(int(zero_point_b), packed.b_is_signed)
-    k_total = a.shape[1]
-    for slice_index, k in enumerate(range(0, k_total, strides.K)):
-        count_k = min(k_total - k, strides.K)
-        packed_count_k = -(-count_k // family.PACKED_K)
-        data = packed.slices[slice_index]
-        for n in range(0, count_n_range, strides.N):
-            count_n = min(count_n_range - n, strides.N)
-            cols = slice(start_n + n, start_n + n + count_n)
-            if k == 0:
-                column_sums = wrap_int32(packed.column_sums[cols].astype(np.int64) * -zpa)
-            else:
-                column_sums = np.zeros(strides.N, dtype=np.int32)
-            column_sums = np.concatenate([column_sums, np.zeros(8, np.int32)])
-            zp_buffer = _zero_point_b_buffer(family, zero_point_b[cols], packed.b_is_signed) if per_column else None
-            offset = (start_n + n) * family.PACKED_K * packed_count_k
-            packed_b = data[offset:]
-            _m_slices(family, a, c, range_m, strides.M, cols, k, count_k, packed_b, column_sums, zp_buffer,
-                      zpa, None if per_column else zpb, trace)
+    a: np.ndarray
+    b: np.ndarray
+    zero_point_a: int
+    zero_point_b: object
+    column_sums: np.ndarray | None
+
+    @classmethod
+    def of(cls, a, b, zero_point_a, zero_point_b, *, packed_b: bool) -> "GemmOperands":
+        family = kernel_family(a.dtype == np.int8, b.dtype == np.int8)
+        b_signed = b.dtype == np.int8
+        zpb = np.asarray(zero_point_b, np.int64)
+        fixed = np.array([family.fixup_zero_point_b(int(z), b_signed) for z in zpb.reshape(-1)], np.int64)
+        zpb = int(fixed[0]) if zpb.ndim == 0 else fixed
+        flip = b_signed and family is qgemm_kernel_ummla
+        packed = b.view(np.uint8) ^ np.uint8(0x80) if flip else b
+        sums = packed.astype(np.int64).sum(axis=0) if packed_b else None
+        return cls(a, packed, int(zero_point_a), zpb, sums)
 
 
-def _scale_row_sums(row_sums, count_k, zpa, zpb):
-    """``RowSum -= CountK * zpA``, then ``RowSum *= -zpB`` for a per-tensor B zero point (int32, wrapping)."""
-    sums = row_sums.astype(np.int64) - count_k * zpa
-    if zpb is not None:
-        sums = wrap_int32(sums).astype(np.int64) * -zpb
-    return wrap_int32(sums)
+def call_memory(call: KernelCall, ops: GemmOperands, c: np.ndarray) -> Memory:
+    """The operands one call reads and writes, in its coordinates: its A rows and B columns of the
+    K slice, RowSumBuffer (``CopyPackA``'s sums minus ``CountK * ZeroPointA``, times
+    ``-ZeroPointB`` when per tensor), ColumnSumBuffer (``CopyPackB``'s sums times ``-ZeroPointA``;
+    with a packed B ``MlasGemmPackB``'s sums over all of K in the first K slice, zeros after),
+    ZeroPointB (``-ZeroPointB[n]``, per column) and C (a view of ``c``); int32 sums wrap."""
+    rows = slice(call.m, call.m + call.rows)
+    cols = slice(call.n, call.n + call.count_n)
+    depth = slice(call.k, call.k + call.count_k)
+    row_sums = ops.a[rows, depth].astype(np.int64).sum(axis=1) - call.count_k * ops.zero_point_a
+    per_column = np.ndim(ops.zero_point_b) == 1
+    if not per_column:
+        row_sums = wrap_int32(row_sums).astype(np.int64) * -ops.zero_point_b
+    if ops.column_sums is not None:
+        col_sums = ops.column_sums[cols] if call.k == 0 else np.zeros(call.count_n, np.int64)
+    else:
+        col_sums = ops.b[depth, cols].astype(np.int64).sum(axis=0)
+    operands = {"A": ops.a[rows, depth], "B": ops.b[depth, cols], "C": c[rows, cols],
+                "RowSum": wrap_int32(row_sums)[None], "ColumnSum": wrap_int32(col_sums * -ops.zero_point_a)[None]}
+    if per_column:
+        operands["ZeroPointB"] = wrap_int32(-ops.zero_point_b[cols])[None]
+    return Memory(**operands)
+
+
+#: call coordinates -> the GEMM's (RowSum / ColumnSum: the buffers of the K slice at call.k)
+_GLOBAL = {
+    "A": lambda call, i, j: ("A", call.m + i, call.k + j),
+    "B": lambda call, i, j: ("B", call.k + i, call.n + j),
+    "C": lambda call, i, j: ("C", call.m + i, call.n + j),
+    "RowSum": lambda call, i, j: ("RowSum", call.k, call.m + j),
+    "ColumnSum": lambda call, i, j: ("ColumnSum", call.k, call.n + j),
+    "ZeroPointB": lambda call, i, j: ("ZeroPointB", 0, call.n + j),
+}
+
+
+def global_records(records, call: KernelCall) -> list:
+    """``records`` of ``call`` with lanes in the GEMM's coordinates: ``("A", i, k)``,
+    ``("B", k, j)``, ``("C", i, j)``, ``("RowSum", k0, i)`` / ``("ColumnSum", k0, j)`` (the
+    buffers of the K slice starting at k0), ``("ZeroPointB", 0, j)``; padding stays ``None``."""
+    out = []
+    for rec in records:
+        if rec.lanes:
+            lanes = {reg: tuple(None if c is None else _GLOBAL[c[0]](call, c[1], c[2]) for c in coords)
+                     for reg, coords in rec.lanes.items()}
+            rec = replace(rec, lanes=lanes)
+        out.append(rec)
+    return out
+
+
+def run_plan(calls, a, b, zero_point_a=0, zero_point_b=0, *, packed_b=True, trace=None) -> np.ndarray:
+    """The instruction path: each call's schedule (:func:`.qgemm_kernel_mmla_asm.schedule`, UMMLA or
+    SMMLA by the types) run by :func:`mlas_emu.mlas.interpret.execute` on its operands
+    (:func:`call_memory`); returns C (int32). ``trace``, if a list, receives the records in the
+    GEMM's coordinates (:func:`global_records`)."""
+    kernel = kernel_family(a.dtype == np.int8, b.dtype == np.int8).MNEMONIC
+    ops = GemmOperands.of(a, b, zero_point_a, zero_point_b, packed_b=packed_b)
+    per_column = np.ndim(ops.zero_point_b) == 1
+    c = np.zeros((a.shape[0], b.shape[1]), np.int32)
+    for call in calls:
+        records = mmla_asm.schedule(call, kernel=kernel, zero_point_b=per_column)
+        execute(records, call_memory(call, ops, c))
+        if trace is not None:
+            trace += global_records(records, call)
+    return c
 
 
 def qgemm_instructions(a, b, zero_point_a=0, zero_point_b=0, *, threads=1, packed_b=True, trace=None,
                        ort_version=None):
-    """The whole MLAS QGEMM, thread range by thread range (:func:`thread_ranges`), with the
-    instruction-level kernel."""
-    family = kernel_family(a.dtype == np.int8, b.dtype == np.int8)
+    """One QGEMM on a CPU with I8MM, instruction by instruction: the plan (:func:`plan_calls`)
+    run by :func:`run_plan`. ``zero_point_b``: an int, or an (N,) array (per column)."""
     m, k = a.shape
-    n = b.shape[1]
-    c = np.zeros((m, n), dtype=np.int32)
-    packed = gemm_pack_b(b, a_is_signed=a.dtype == np.int8) if packed_b else None
-    for start_m, count_m, start_n, count_n in thread_ranges(m, n, k, threads, ort_version=ort_version):
-        if count_m <= 0 or count_n <= 0:
-            continue
-        if k == 0:
-            continue
-        if packed is not None:
-            gemm_quant_packed_operation(family, a, packed, c, zero_point_a, zero_point_b, (start_m, count_m),
-                                        (start_n, count_n), trace=trace)
-        else:
-            gemm_quant_operation(family, a, b, c, zero_point_a, zero_point_b, (start_m, count_m),
-                                 (start_n, count_n), trace=trace)
-    return c
+    calls = plan_calls(m, b.shape[1], k, packed_b=packed_b, threads=threads, ort_version=ort_version)
+    return run_plan(calls, a, b, zero_point_a, zero_point_b, packed_b=packed_b, trace=trace)
+
+
+KINDS = {"u8u8": (np.uint8, np.uint8), "u8s8": (np.uint8, np.int8), "s8s8": (np.int8, np.int8)}
+
+
+def trace_records(M: int, N: int, K: int, *, packed_b: bool = True, threads: int = 1, ort_version=None, cpu=None,
+                  kind: str = "u8u8", per_column: bool = False) -> list:
+    """The records of every MMLA-routine call of an ``M x N x K`` QGEMM of ``kind`` ("u8u8",
+    "u8s8": ``MlasGemmU8X8KernelUmmla{Zero,Add}``; "s8s8": ``MlasGemmS8S8KernelSmmla{Zero,Add}``)
+    in execution order (threads in id order), lanes in the GEMM's coordinates
+    (:func:`global_records`), from the plan the instruction path runs (:func:`plan_calls`).
+    ``per_column``: per-column zero points of B. ``cpu`` needs I8MM (default Graviton3); the
+    release is :func:`instruction_release`'s (the SVE kernel of 1.30+ raises)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {tuple(KINDS)}, got {kind!r}")
+    desc = resolve_cpu(cpu)
+    if not desc.i8mm:
+        raise ValueError(f"{desc.name} has no I8MM: MLAS runs its DOT kernels there "
+                         "(mlas_emu.mlas.qgemm_kernel_udot.trace_records)")
+    rel = instruction_release(ort_version, desc.name)
+    kernel = "smmla" if kind == "s8s8" else "ummla"
+    out = []
+    for call in plan_calls(M, N, K, packed_b=packed_b, threads=threads, ort_version=rel):
+        out += global_records(mmla_asm.schedule(call, kernel=kernel, zero_point_b=per_column), call)
+    return out
 
 
 def qgemm_fast(a, b, zero_point_a=0, zero_point_b=0) -> np.ndarray:

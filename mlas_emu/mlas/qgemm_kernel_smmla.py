@@ -2,8 +2,8 @@
 
 Models ``onnxruntime/core/mlas/lib/qgemm_kernel_smmla.cpp`` (``MLAS_GEMM_S8S8_KERNEL_SMMLA``) and
 ``onnxruntime/core/mlas/lib/aarch64/QgemmS8S8KernelSmmla.S`` (``MlasGemmS8S8KernelSmmlaZero`` /
-``...Add``), unchanged from ONNX Runtime 1.17 through 1.27. The packed layouts, the kernel's
-tile walk and its accumulator set-up are those of the UMMLA family
+``...Add``, scheduled with UMMLA's in :mod:`mlas_emu.mlas.qgemm_kernel_mmla_asm`), unchanged
+from ONNX Runtime 1.17 through 1.32. The packed layouts are those of the UMMLA family
 (:mod:`mlas_emu.mlas.qgemm_kernel_ummla`) with three differences: the bytes are int8, the row and
 column sums are signed (``vpaddlq_s8``/``vpadalq_s16``), and B is packed without the 0x80 flip
 (``MlasGemmQuantFixupZeroPointB`` is the identity), so padding is 0.
@@ -14,10 +14,10 @@ from __future__ import annotations
 import numpy as np
 
 from . import qgemm_kernel_ummla as _ummla
-from .qgemm_kernel_ummla import PACKED_K, PACKED_STRIDES, STRIDE_M, STRIDES, column_blocks, kernel_rows
+from .qgemm_kernel_ummla import PACKED_K, PACKED_STRIDES, STRIDE_M, STRIDES, kernel_rows
 
 __all__ = ["PACKED_K", "STRIDES", "PACKED_STRIDES", "STRIDE_M", "MNEMONIC", "fixup_zero_point_b",
-           "copy_pack_a", "copy_pack_b", "gemm_kernel", "kernel_rows", "column_blocks"]
+           "copy_pack_a", "copy_pack_b", "kernel_rows"]
 
 MNEMONIC = "smmla"
 
@@ -42,13 +42,3 @@ def copy_pack_b(b: np.ndarray, *, b_is_signed: bool = True) -> tuple[np.ndarray,
     :func:`mlas_emu.mlas.qgemm_kernel_ummla.copy_pack_b` for the layout diagram.
     """
     return _ummla.copy_pack_b(b, b_is_signed=True, flip=False)
-
-
-def gemm_kernel(packed_a, packed_b, c, packed_count_k, count_m, count_n, row_sums, column_sums,
-                zero_point_b, zero_mode, *, trace=None, origin=None):
-    """``MlasGemmS8S8KernelSmmla{Zero,Add}``: one kernel call, instruction by instruction (SMMLA)."""
-    from ..isa import smmla
-
-    return _ummla.mmla_gemm_kernel(smmla, np.int32, np.int8, MNEMONIC, packed_a, packed_b, c, packed_count_k,
-                                   count_m, count_n, row_sums, column_sums, zero_point_b, zero_mode,
-                                   trace=trace, origin=origin)

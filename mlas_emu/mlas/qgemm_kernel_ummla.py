@@ -2,9 +2,9 @@
 
 Models ``onnxruntime/core/mlas/lib/qgemm_kernel_ummla.cpp`` (``MLAS_GEMM_U8X8_KERNEL_UMMLA``:
 ``MlasGemmQuantFixupZeroPointB``, ``MlasGemmQuantCopyPackA``, ``MlasGemmQuantCopyPackB``) and
-``onnxruntime/core/mlas/lib/aarch64/QgemmU8X8KernelUmmla.S`` (``MlasGemmU8X8KernelUmmlaZero`` /
-``...Add``), unchanged from ONNX Runtime 1.17 through 1.27. The SMMLA family
-(:mod:`mlas_emu.mlas.qgemm_kernel_smmla`) shares the layouts and the kernel walk defined here.
+the row count of ``MlasGemmU8X8KernelUmmla{Zero,Add}`` (its schedule, shared with SMMLA, is
+:mod:`mlas_emu.mlas.qgemm_kernel_mmla_asm`), unchanged from ONNX Runtime 1.17 through 1.32. The
+SMMLA family (:mod:`mlas_emu.mlas.qgemm_kernel_smmla`) shares the layouts defined here.
 
 u8s8 runs through this unsigned kernel: every byte of B and B's zero point is XOR-ed with 0x80
 (``BitFlipVector``), which maps int8 ``b`` to uint8 ``b + 128``; ``(b + 128) - (zp + 128)`` equals
@@ -16,8 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from .trace import InstructionRecord
 
 
 @dataclass(frozen=True)
@@ -141,172 +139,9 @@ def copy_pack_b(b: np.ndarray, *, b_is_signed: bool, flip: bool = True) -> tuple
 
 
 def kernel_rows(count_m: int) -> int:
-    """Rows one kernel call handles: 8 if CountM >= 8, else 4, 2 or 1 (the kernel's return value)."""
+    """Rows one kernel call handles: 8 if CountM >= 8, else 4, 2 or 1 (the routine's compare
+    chain on CountM, its return value)."""
     for rows in (8, 4, 2):
         if count_m >= rows:
             return rows
     return 1
-
-
-def column_blocks(count_n: int) -> list[int]:
-    """The kernel's N walk: 8-column blocks while more than 6 remain, then one of 6, 4 or 2.
-
-    A block is computed at its full width; when fewer columns remain (7, 5, 3, 1) the extra
-    columns are computed from padding and not stored.
-    """
-    blocks = []
-    remaining = count_n
-    while remaining > 0:
-        width = 8 if remaining > 6 else 6 if remaining > 4 else 4 if remaining > 2 else 2
-        blocks.append(width)
-        remaining -= width
-    return blocks
-
-
-def gemm_kernel(packed_a, packed_b, c, packed_count_k, count_m, count_n, row_sums, column_sums,
-                zero_point_b, zero_mode, *, trace=None, origin=None):
-    """``MlasGemmU8X8KernelUmmla{Zero,Add}``: one kernel call, instruction by instruction (UMMLA)."""
-    from ..isa import ummla
-
-    return mmla_gemm_kernel(ummla, np.uint32, np.uint8, MNEMONIC, packed_a, packed_b, c, packed_count_k,
-                            count_m, count_n, row_sums, column_sums, zero_point_b, zero_mode,
-                            trace=trace, origin=origin)
-
-
-def mmla_gemm_kernel(instruction, acc_dtype, operand_dtype, mnemonic, packed_a, packed_b, c, packed_count_k,
-                     count_m, count_n, row_sums, column_sums, zero_point_b, zero_mode, *, trace=None, origin=None):
-    """The MMLA micro-kernel walk shared by ``QgemmU8X8KernelUmmla.S`` and ``QgemmS8S8KernelSmmla.S``.
-
-    Computes ``rows = kernel_rows(count_m)`` rows of C (``c``, a 2-D int32 array written in
-    place) over ``count_n`` columns and returns ``rows``. For each column block
-    (:func:`column_blocks`) the accumulators v16-v31 (row pair p, column pair q: ``v(16+4p+q)``,
-    lanes ``{r0c0, r0c1, r1c0, r1c1}``) start at ``RowSum * ZeroPointB + ColumnSum``
-    (``InitBlockAccumulators``; the multiplier is 1 without per-column zero points), then each
-    8-k block loads A (v8-v11) and B (v4-v7) and runs one MMLA per (row pair, column pair):
-    16 per 8 k for an 8x8 tile. Zero mode stores the tile, Add mode adds it to C; all int32
-    arithmetic wraps.
-
-    ``instruction`` is :func:`mlas_emu.isa.ummla` or :func:`mlas_emu.isa.smmla`; with a
-    ``trace`` list one :class:`InstructionRecord` per load and per MMLA is appended, plus one
-    ``str`` record per stored row of C (standing for the ``uzp1``/``uzp2`` + store sequence); the
-    accumulator set-up is not recorded. ``origin = (m0, n0, k0, count_k)`` places the tile in
-    the whole product for the lane labels; lanes holding padding are ``None``.
-    """
-    rows = kernel_rows(count_m)
-    pairs = max(rows // 2, 1)
-    a_regs = _a_registers(packed_a, packed_count_k, rows)
-    rs = np.zeros(2 * pairs, dtype=np.int64)
-    rs[:rows] = row_sums[:rows]
-    col = 0
-    for panel, width in enumerate(column_blocks(count_n)):
-        q_count = width // 2
-        b_regs = np.asarray(packed_b[panel * packed_count_k * 64:(panel + 1) * packed_count_k * 64])
-        b_regs = b_regs.reshape(packed_count_k, 4, 16)[:, :q_count]
-        acc = _init_accumulators(rs, column_sums, zero_point_b, col, width, acc_dtype)
-        for kb in range(packed_count_k):
-            vn = a_regs[kb].view(operand_dtype)[:, None, :]
-            vm = b_regs[kb].view(operand_dtype)[None, :, :]
-            if trace is not None:
-                _trace_step(trace, mnemonic, rows, pairs, q_count, kb, col, count_m, count_n, origin)
-            acc = np.asarray(instruction(acc, vn, vm))
-        stored = min(width, count_n - col)
-        tile = acc.view(np.int32).reshape(pairs, q_count, 2, 2).transpose(0, 2, 1, 3).reshape(2 * pairs, width)
-        _store(c, tile[:rows, :stored], col, zero_mode)
-        if trace is not None:
-            _trace_store(trace, rows, col, stored, zero_mode, origin)
-        col += width
-    return rows
-
-
-def _a_registers(packed_a, packed_count_k, rows):
-    """A operands per K block: (PackedCountK, row pairs, 16) bytes, as the kernel loads them."""
-    packed_a = np.asarray(packed_a, dtype=np.uint8)
-    if rows >= 2:
-        return packed_a[:rows * 8 * packed_count_k].reshape(packed_count_k, rows // 2, 16)
-    line = np.zeros(8 * packed_count_k + 8, dtype=np.uint8)
-    avail = min(len(packed_a), len(line))
-    line[:avail] = packed_a[:avail]  # bytes past the packed row are a phantom row; zero here
-    index = 8 * np.arange(packed_count_k)[:, None] + np.arange(16)[None, :]
-    return line[index].reshape(packed_count_k, 1, 16)
-
-
-def _init_accumulators(rs, column_sums, zero_point_b, col, width, acc_dtype):
-    """``InitBlockAccumulators``: lane 2i+j of (p, q) = RowSum[2p+i] * ZP[2q+j] + ColSum[2q+j]."""
-    cs = np.zeros(width, dtype=np.int64)
-    avail = max(0, min(width, len(column_sums) - col))
-    cs[:avail] = column_sums[col:col + avail]
-    zp = np.ones(width, dtype=np.int64)
-    if zero_point_b is not None:
-        zp[:] = 0
-        zavail = max(0, min(width, len(zero_point_b) - col))
-        zp[:zavail] = zero_point_b[col:col + zavail]
-    pairs = len(rs) // 2
-    init = rs.reshape(pairs, 1, 2, 1) * zp.reshape(1, width // 2, 1, 2) + cs.reshape(1, width // 2, 1, 2)
-    return init.reshape(pairs, width // 2, 4).astype(np.uint32).view(np.dtype(acc_dtype))
-
-
-def _store(c, values, col, zero_mode):
-    """Zero mode stores the tile; Add mode loads C and adds (int32 arrays: numpy wraps like the hardware)."""
-    rows, cols = values.shape
-    target = c[:rows, col:col + cols]
-    if zero_mode:
-        target[...] = values
-    else:
-        target += values
-
-
-def _trace_step(trace, mnemonic, rows, pairs, q_count, kb, col, count_m, count_n, origin):
-    """Records of one 8-k step: A loads, the B load, then the MMLAs row pair by row pair."""
-    m0, n0, k0, count_k = origin if origin is not None else (0, 0, 0, None)
-    a_labels = [_a_lanes(p, rows, kb, m0, k0, count_m, count_k) for p in range(pairs)]
-    if rows == 1:
-        trace.append(InstructionRecord("ldr", ("q8", "[x0]", "#8"), {"v8.16b": a_labels[0]}, 16, 0,
-                                       f"A row {m0}, k block {kb} (upper half: phantom row)"))
-    else:
-        for p in range(pairs):
-            trace.append(InstructionRecord("ldr", (f"q{8 + p}", "[x0]", "#16"), {f"v{8 + p}.16b": a_labels[p]},
-                                           16, 0, f"A rows {m0 + 2 * p}-{m0 + 2 * p + 1}, k block {kb}"))
-    b_labels = [_b_lanes(col + 2 * q, kb, n0, k0, count_n, count_k) for q in range(4)]
-    trace.append(InstructionRecord("ld1", ("{v4.16b-v7.16b}", "[x1]", "#64"),
-                                   {f"v{4 + q}.16b": b_labels[q] for q in range(4)}, 64, 0,
-                                   f"B columns {n0 + col}-{n0 + col + 7}, k block {kb}"))
-    for p in range(pairs):
-        for q in range(q_count):
-            vd = f"v{16 + 4 * p + q}.4s"
-            c_lanes = tuple(
-                ("C", m0 + 2 * p + i, n0 + col + 2 * q + j)
-                if 2 * p + i < rows and col + 2 * q + j < count_n else None
-                for i in range(2) for j in range(2)
-            )
-            trace.append(InstructionRecord(
-                mnemonic, (vd, f"v{8 + p}.16b", f"v{4 + q}.16b"),
-                {vd: c_lanes, f"v{8 + p}.16b": a_labels[p], f"v{4 + q}.16b": b_labels[q]}, 0, 0,
-                f"k={k0 + 8 * kb}..{k0 + 8 * kb + 7}, rows {m0 + 2 * p}-{m0 + 2 * p + 1} x cols "
-                f"{n0 + col + 2 * q}-{n0 + col + 2 * q + 1}"))
-
-
-def _a_lanes(p, rows, kb, m0, k0, count_m, count_k):
-    lanes = []
-    for i in range(2):
-        for k in range(8):
-            row = 2 * p + i
-            valid = row < min(rows, count_m) and (count_k is None or 8 * kb + k < count_k)
-            lanes.append(("A", m0 + row, k0 + 8 * kb + k) if valid else None)
-    return tuple(lanes)
-
-
-def _b_lanes(col, kb, n0, k0, count_n, count_k):
-    lanes = []
-    for j in range(2):
-        for k in range(8):
-            valid = col + j < count_n and (count_k is None or 8 * kb + k < count_k)
-            lanes.append(("B", k0 + 8 * kb + k, n0 + col + j) if valid else None)
-    return tuple(lanes)
-
-
-def _trace_store(trace, rows, col, stored, zero_mode, origin):
-    m0, n0 = (origin[0], origin[1]) if origin is not None else (0, 0)
-    for r in range(rows):
-        trace.append(InstructionRecord("str", (f"row{r}",), {}, 0 if zero_mode else 4 * stored, 4 * stored,
-                                       f"C row {m0 + r}, cols {n0 + col}-{n0 + col + stored - 1}"
-                                       + ("" if zero_mode else " (Add mode: load, add, store)")))

@@ -165,17 +165,14 @@ def test_matches_real_arm_matmul_integer(oracle, version, shape, kind, per_colum
     np.testing.assert_array_equal(qgemm(A, B, zpa, zpb), expected)
 
 
-@pytest.mark.oracle
-@pytest.mark.slow
-def test_trace_counts_the_mmla_the_real_kernel_executes(oracle):
-    """MMLA instructions executed by real ONNX Runtime (QEMU's translation log) equal the trace's:
-    M=13 (row groups 8, 4, 1), N=21 (blocks 8, 8, 6), K=19 (3 blocks of 8, padded)."""
+def one_node_matmul_integer(M, N, K, a_type, b_type, seed=0):
+    """A MatMulInteger model with B (random, K x N) as an initializer, its feeds (A, M x K), and B."""
     pytest.importorskip("onnx")
     from onnx import helper, numpy_helper
 
-    rng = np.random.default_rng(0)
-    A = rng.integers(0, 256, (13, 19), dtype=np.uint8)
-    B = rng.integers(-128, 128, (19, 21), dtype=np.int8)
+    rng = np.random.default_rng(seed)
+    A = rng.integers(np.iinfo(a_type).min, np.iinfo(a_type).max + 1, (M, K)).astype(a_type)
+    B = rng.integers(np.iinfo(b_type).min, np.iinfo(b_type).max + 1, (K, N)).astype(b_type)
     node = helper.make_node("MatMulInteger", ["A", "B"], ["Y"])
     graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("A", helper.np_dtype_to_tensor_dtype(A.dtype),
                                                                           list(A.shape))],
@@ -184,10 +181,19 @@ def test_trace_counts_the_mmla_the_real_kernel_executes(oracle):
                               initializer=[numpy_helper.from_array(B, "B")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
+    return model, {"A": A}, B
+
+
+@pytest.mark.oracle
+@pytest.mark.slow
+def test_trace_counts_the_mmla_the_real_kernel_executes(oracle):
+    """MMLA instructions executed by real ONNX Runtime (QEMU's translation log) equal the trace's:
+    M=13 (row groups 8, 4, 1), N=21 (blocks 8, 8, 6), K=19 (3 blocks of 8, padded)."""
+    model, feeds, B = one_node_matmul_integer(13, 21, 19, np.uint8, np.int8)
     # 1.29.0: the newest release running the modelled Advanced SIMD kernel on Graviton3
-    counts = oracle.count_instructions(model, {"A": A}, mnemonics=("ummla", "smmla"), ort_version="1.29.0")
+    counts = oracle.count_instructions(model, feeds, mnemonics=("ummla", "smmla"), ort_version="1.29.0")
     trace = []
-    qgemm(A, B, path="instructions", trace=trace)  # None: that release (instruction_release)
+    qgemm(feeds["A"], B, path="instructions", trace=trace)  # None: that release (instruction_release)
     assert counts["smmla"] == 0
     assert sum(r.mnemonic == "ummla" for r in trace) == counts["ummla"]
 
