@@ -111,14 +111,44 @@ def test_single_row_phantom_names_the_next_k_block():
 
 
 # Every instruction executed inside MlasGemmU8X8KernelUmmla* / MlasGemmS8S8KernelSmmla* while a
-# one-node MatMulInteger session (B an initializer: pre-packed, A's zero point 0) ran once under
-# qemu-aarch64 (neoverse-v1), one thread: mlas_emu.oracle.count_kernel_instructions(model, {"A": A},
-# "qgemm-ummla" / "qgemm-smmla", ort_version=...).
+# one-node MatMulInteger session (B an initializer: pre-packed; per column: B's zero points an
+# (N,) initializer, A's 0) ran once under qemu-aarch64 (neoverse-v1), one thread:
+# mlas_emu.oracle.count_kernel_instructions(model, {"A": A}, "qgemm-ummla" / "qgemm-smmla",
+# ort_version=...). Shapes: row calls of 8/4/2/1, column tails 1..7, K tails, two K slices (400:
+# the Add routine), one row (1x2x1).
 MEASURED = {
     ("1.17.1", "u8u8", 8, 8, 8, False): {
         "add": 24, "mov": 19, "stp": 17, "dup": 16, "mul": 16, "ummla": 16, "uzp1": 12, "ldp": 9, "uzp2": 8,
         "ldr": 6, "ld1": 5, "b": 4, "cmp": 4, "movi": 4, "cbz": 3, "sub": 3, "zip1": 2, "zip2": 2, "movz": 1,
         "ret": 1, "tbnz": 1, "tbz": 1},
+    ("1.17.1", "u8s8", 13, 21, 19, False): {
+        "ummla": 231, "dup": 114, "add": 107, "mov": 103, "mul": 77, "ldr": 69, "uzp1": 56, "stp": 53,
+        "ld1": 49, "sub": 45, "movi": 36, "uzp2": 35, "b": 30, "cmp": 27, "ldp": 27, "tbz": 27, "str": 26,
+        "cbz": 21, "zip1": 18, "zip2": 18, "tbnz": 9, "movz": 3, "ret": 3},
+    ("1.17.1", "s8s8", 11, 3, 9, False): {
+        "mov": 40, "add": 36, "ldp": 27, "stp": 27, "dup": 24, "smmla": 24, "b": 22, "str": 22, "cmp": 19,
+        "ldr": 18, "ld1": 13, "movi": 12, "mul": 12, "sub": 12, "uzp1": 12, "cbz": 6, "tbz": 6, "uzp2": 6,
+        "movz": 3, "ret": 3, "tbnz": 3, "zip1": 3, "zip2": 3},
+    ("1.17.1", "u8u8", 5, 13, 400, False): {
+        "ummla": 1050, "ldr": 318, "ld1": 220, "sub": 216, "tbz": 200, "add": 99, "dup": 88, "mov": 78,
+        "stp": 46, "mul": 42, "ldp": 41, "b": 34, "movi": 32, "cmp": 30, "uzp1": 30, "cbz": 20, "str": 20,
+        "uzp2": 18, "zip1": 16, "zip2": 16, "tbnz": 8, "movz": 6, "ret": 4},
+    ("1.17.1", "u8s8", 6, 17, 33, True): {
+        "ummla": 135, "dup": 106, "ld1": 54, "ldr": 49, "add": 47, "sub": 42, "mov": 41, "zip1": 34, "stp": 30,
+        "tbz": 30, "mul": 27, "movi": 24, "b": 23, "cmp": 21, "uzp1": 21, "ldp": 18, "cbz": 14, "uzp2": 12,
+        "zip2": 10, "str": 6, "tbnz": 6, "movz": 2, "ret": 2},
+    ("1.29.0", "u8u8", 13, 21, 19, False): {
+        "ummla": 231, "dup": 114, "add": 107, "mov": 103, "mul": 77, "ldr": 69, "uzp1": 56, "stp": 53,
+        "ld1": 49, "sub": 45, "movi": 36, "uzp2": 35, "b": 30, "cmp": 27, "ldp": 27, "tbz": 27, "str": 26,
+        "cbz": 21, "zip1": 18, "zip2": 18, "tbnz": 9, "movz": 3, "ret": 3},
+    ("1.29.0", "s8s8", 5, 13, 400, True): {
+        "smmla": 1050, "ldr": 318, "ld1": 236, "sub": 216, "tbz": 200, "dup": 152, "add": 99, "mov": 78,
+        "zip1": 48, "stp": 46, "mul": 42, "ldp": 41, "b": 34, "movi": 32, "cmp": 30, "uzp1": 30, "cbz": 20,
+        "str": 20, "uzp2": 18, "zip2": 16, "tbnz": 8, "movz": 6, "ret": 4},
+    ("1.29.0", "u8s8", 1, 2, 1, False): {
+        "add": 9, "ldp": 9, "stp": 9, "b": 8, "cmp": 8, "dup": 6, "mov": 6, "movi": 4, "ld1": 3, "ldr": 3,
+        "sub": 3, "cbz": 2, "movz": 1, "mul": 1, "ret": 1, "str": 1, "tbnz": 1, "tbz": 1, "ummla": 1, "uzp1": 1,
+        "zip1": 1, "zip2": 1},
 }
 
 
