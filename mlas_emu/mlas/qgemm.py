@@ -307,7 +307,7 @@ def gemm_batch(A, B, a_zero_point=0, b_zero_point=0, *, threads=1, packed_b=True
 def _check_batch(A, B, a_zero_point, b_zero_point, packed_b):
     """:func:`gemm_batch`'s operands and zero points, checked; the broadcast batch shape."""
     for x, name in ((A, "A"), (B, "B")):
-        if not isinstance(x, np.ndarray) or x.dtype not in (np.int8, np.uint8):
+        if not isinstance(x, np.ndarray) or x.dtype not in _RANGES:
             raise TypeError(f"{name} must be a numpy array of int8 or uint8, got "
                             f"{getattr(x, 'dtype', type(x).__name__)}")
         if x.ndim < 2:
@@ -323,7 +323,7 @@ def _check_batch(A, B, a_zero_point, b_zero_point, packed_b):
         raise TypeError(f"packed_b must be a bool, got {type(packed_b).__name__}")
     if packed_b and B.ndim != 2:
         raise ValueError(f"packed_b=True needs a 2-D B (MlasGemmPackB packs one matrix), got shape {B.shape}")
-    kernel_family(A.dtype == np.int8, B.dtype == np.int8)
+    kernel_family(A.dtype.kind == "i", B.dtype.kind == "i")
     zpa = _scalar_zero_point(a_zero_point, A.dtype, "a_zero_point")
     return A, B, zpa, _batch_zero_point_b(b_zero_point, B), batch_shape
 

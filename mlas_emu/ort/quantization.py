@@ -28,6 +28,8 @@ Graviton3 has no SME, so the KleidiAI DynamicQuantizeMatMul of 1.23+ (SME only) 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..mlas.qgemm import check_zero_point, gemm_batch
@@ -131,9 +133,15 @@ def _zero_point(value, name, dtype, b_shape=None):
         arr = _scalar_param(value, name, dtype=dtype)
     if arr.ndim:
         check_zero_point(arr.reshape(-1), dtype, name, length=arr.size)
-    else:
-        check_zero_point(arr, dtype, name)
-    return arr.astype(np.int64)
+        return arr.astype(np.int64)
+    info = _RANGES[dtype]
+    if arr.dtype.kind in "iu" and info[0] <= int(arr) <= info[1]:  # the common case, without np.iinfo
+        return int(arr)
+    return check_zero_point(arr, dtype, name)
+
+
+#: The value range of each operand type.
+_RANGES = {_U8: (0, 255), _S8: (-128, 127)}
 
 
 def _scale(value, name, b_shape=None):
@@ -166,14 +174,16 @@ def _helper_gemms(a, b, zero_point_b):
     batch axes); an A of rank >= 2 against a B of no larger rank whose batch axes are all 1 is one
     GEMM of all of A's rows; otherwise one GEMM per broadcast batch matrix.
     """
+    if a.ndim == 2 and b.ndim == 2:
+        return a, b, zero_point_b
     if b.ndim == 1:
         return a.reshape(a.shape[:-1] + (1, a.shape[-1])), b.reshape(-1, 1), zero_point_b
     if a.ndim == 1:
         return a.reshape(1, -1), b, zero_point_b
-    if a.ndim >= b.ndim and all(d == 1 for d in b.shape[:-2]):
+    if a.ndim >= b.ndim and math.prod(b.shape[:-2]) == 1:
         k, n = b.shape[-2:]
         zpb = zero_point_b.reshape(n) if np.ndim(zero_point_b) else zero_point_b
-        return a.reshape(int(np.prod(a.shape[:-1], dtype=np.int64)), k), b.reshape(k, n), zpb
+        return a.reshape(math.prod(a.shape[:-1]), k), b.reshape(k, n), zpb
     return a, b, zero_point_b
 
 
