@@ -489,23 +489,13 @@ def qgemm(A, B, a_zero_point=0, b_zero_point=0, *, threads=1, packed_b=True, pat
 
 
 def qgemm_dot_instructions(a, b, zero_point_a=0, zero_point_b=0, *, threads=1, packed_b=True, trace=None,
-                           ort_version=None, with_coords=False):
-    """The whole MLAS QGEMM on a CPU with DotProd and without I8MM (Graviton2), thread range by
-    thread range (:func:`thread_ranges`), with the UDOT / SDOT kernels
-    (:mod:`.qgemm_kernel_udot`, :mod:`.qgemm_kernel_sdot`); ``with_coords`` as there."""
+                           ort_version=None, with_coords=True):
+    """The whole MLAS QGEMM on a CPU with DotProd and without I8MM (Graviton2): the DOT
+    dispatch's kernel calls (:func:`.qgemm_kernel_udot.dot_calls`) run through the UDOT / SDOT
+    routine's schedule (:mod:`.qgemm_kernel_dot_asm`); ``trace`` receives the records in the
+    GEMM's coordinates (``with_coords`` is accepted for older callers: lanes are always named)."""
     from . import qgemm_kernel_sdot, qgemm_kernel_udot
 
-    if np.ndim(zero_point_b):
-        raise ValueError("the DOT-kernel instruction path takes a scalar b_zero_point (per-column zero "
-                         "points: use path='fast', which gives the same int32 result)")
     mod = qgemm_kernel_sdot if a.dtype == np.int8 else qgemm_kernel_udot
-    m, k = a.shape
-    n = b.shape[1]
-    c = np.zeros((m, n), dtype=np.int32)
-    for m0, count_m, n0, count_n in thread_ranges(m, n, k, threads, ort_version=ort_version):
-        if count_m <= 0 or count_n <= 0 or k == 0:
-            continue
-        c[m0 : m0 + count_m, n0 : n0 + count_n] = mod.gemm(
-            a[m0 : m0 + count_m], b[:, n0 : n0 + count_n], zero_point_a, zero_point_b, packed_b=packed_b,
-            trace=trace, with_coords=with_coords, origin=(m0, n0))
-    return c
+    return mod.gemm(a, b, zero_point_a, zero_point_b, packed_b=packed_b, threads=threads, ort_version=ort_version,
+                    trace=trace)

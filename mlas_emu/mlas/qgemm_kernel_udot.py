@@ -19,20 +19,22 @@ columns padded; every 4 values of K take 32 bytes: ``[c0k0..3 c1k0..3 c2k0..3 c3
 [c4k0..3 .. c7k0..3]``, so one 16-byte vector holds 4 columns x 4 k, the operand of
 ``UDOT Vd.4S, Vn.16B, Vm.4B[e]`` whose element ``e`` picks one row of A.
 
-The micro-kernel holds up to 8 rows x 8 columns in v16-v31 (row r: v(16+2r) columns 0-3,
-v(17+2r) columns 4-7) and issues, per 8 values of K and 8-column block, 32 DOT instructions
-for 8 rows, 16 for 4 rows (into a second accumulator set folded at the end), 8 for 2 rows and
-4 for 1 row. Column tails are computed 8 wide and stored partially.
+The kernel routine's instructions are its schedule (:mod:`.qgemm_kernel_dot_asm`); this module
+plans the calls the driver makes (:func:`dot_calls`), runs them on register images
+(:func:`run_calls`, the instruction path) and names their records for traces
+(:func:`trace_records`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .interpret import Memory, execute
+from .qgemm_kernel_dot_asm import kernel_rows, schedule
 from .qgemm_kernel_ummla import row_groups
-from .trace import InstructionRecord
+from .schedule import KernelCall
 
 #: ``MLAS_GEMM_U8X8_KERNEL_UDOT::PackedK``: K is packed in blocks of 8.
 PACKED_K = 8
@@ -115,297 +117,175 @@ def copy_pack_b(B: np.ndarray, b_is_signed: bool, spec: DotKernelSpec = UDOT) ->
 
 
 # --------------------------------------------------------------------------------------------
-# The instruction schedule of one kernel call (shared by execution and tracing)
-
-# A dot step: (accumulator, B register, A register, A element).
-_M8_DOTS = (
-    [(16 + 2 * r, 0, 4, r) for r in range(4)]
-    + [(17 + 2 * r, 1, 4, r) for r in range(4)]
-    + [(24 + 2 * r, 0, 5, r) for r in range(4)]
-    + [(25 + 2 * r, 1, 5, r) for r in range(4)]
-    + [(16 + 2 * r, 2, 6, r) for r in range(4)]
-    + [(17 + 2 * r, 3, 6, r) for r in range(4)]
-    + [(24 + 2 * r, 2, 7, r) for r in range(4)]
-    + [(25 + 2 * r, 3, 7, r) for r in range(4)]
-)
-_M4_DOTS = [
-    (16, 0, 4, 0), (18, 0, 4, 1), (20, 0, 5, 0), (22, 0, 5, 1),
-    (17, 1, 4, 0), (19, 1, 4, 1), (21, 1, 5, 0), (23, 1, 5, 1),
-    (24, 2, 6, 0), (26, 2, 6, 1), (28, 2, 7, 0), (30, 2, 7, 1),
-    (25, 3, 6, 0), (27, 3, 6, 1), (29, 3, 7, 0), (31, 3, 7, 1),
-]  # fmt: skip
-_M2_DOTS = [(16, 0, 4, 0), (17, 1, 4, 0), (18, 0, 4, 1), (19, 1, 4, 1),
-            (16, 2, 5, 0), (17, 3, 5, 0), (18, 2, 5, 1), (19, 3, 5, 1)]  # fmt: skip
-_M1_DOTS = [(16, 0, 4, 0), (17, 1, 4, 0), (16, 2, 4, 1), (17, 3, 4, 1)]
-
-# A register -> (byte offset in one 8-k block of the packed A group, size in bytes).
-_A_LOADS = {
-    8: {4: (0, 16), 5: (16, 16), 6: (32, 16), 7: (48, 16)},
-    4: {4: (0, 8), 5: (8, 8), 6: (16, 8), 7: (24, 8)},
-    2: {4: (0, 8), 5: (8, 8)},
-    1: {4: (0, 8)},
-}
-_DOTS = {8: _M8_DOTS, 4: _M4_DOTS, 2: _M2_DOTS, 1: _M1_DOTS}
-# Register names the assembly gives the four 16-byte B vectors of one 8-k block.
-_B_NAMES = {8: (0, 1, 2, 3), 4: (0, 1, 0, 1), 2: (0, 1, 6, 7), 1: (0, 1, 6, 7)}
+# The driver's plan: which kernel calls the GEMM makes
 
 
-def _acc_row_col(rows: int, acc: int) -> tuple[int, int]:
-    """Row in the tile and first column of accumulator ``v<acc>`` (M4 folds v24-v31)."""
-    if rows == 4 and acc >= 24:
-        acc -= 8
-    return (acc - 16) // 2, 4 * ((acc - 16) % 2)
+def dot_calls(M: int, N: int, K: int, *, packed_b: bool = True, threads: int = 1, ort_version=None) -> list:
+    """The :class:`~mlas_emu.mlas.schedule.KernelCall` s of one QGEMM on the DOT dispatch, threads
+    in id order: ``MlasGemmBatch``'s thread ranges (:func:`mlas_emu.mlas.qgemm.thread_ranges`),
+    then per thread ``MlasGemmQuantOperation`` (``Strides{24, 128, 256}``) or
+    ``MlasGemmQuantPackedOperation`` (``PackedStrides{24, 128, 384}``), onnxruntime/core/mlas/lib
+    qgemm.h: K slices, N slices, M panels, and in each panel the kernel called until its rows
+    are handled (:func:`mlas_emu.mlas.qgemm_kernel_dot_asm.kernel_rows`)."""
+    from .qgemm import thread_ranges
 
-
-def _a_lane_rows(rows: int, areg: int) -> tuple[list[int], int]:
-    """Rows held by A register ``areg`` (4 bytes each) and its k offset within the 8-k block."""
-    if rows == 8:
-        return ([0, 1, 2, 3] if areg in (4, 6) else [4, 5, 6, 7]), (0 if areg in (4, 5) else 4)
-    if rows == 4:
-        return ([0, 1] if areg in (4, 6) else [2, 3]), (0 if areg in (4, 5) else 4)
-    if rows == 2:
-        return [0, 1], (0 if areg == 4 else 4)
-    return [0, 0], 0  # one row: elements 0 and 1 are k0-3 and k4-7 of row 0
+    stride_m, stride_n, stride_k = PACKED_STRIDES if packed_b else STRIDES
+    calls = []
+    for tid, (m0, count_m_thread, n0, count_n_thread) in enumerate(thread_ranges(M, N, K, threads,
+                                                                               ort_version=ort_version)):
+        if count_m_thread <= 0 or count_n_thread <= 0:
+            continue
+        for k in range(0, K, stride_k):
+            count_k = min(K - k, stride_k)
+            for n in range(0, count_n_thread, stride_n):
+                count_n = min(count_n_thread - n, stride_n)
+                for m in range(0, count_m_thread, stride_m):
+                    count_m = min(count_m_thread - m, stride_m)
+                    done = 0
+                    while done < count_m:
+                        rows = kernel_rows(count_m - done)
+                        calls.append(KernelCall(tid, m0 + m + done, rows, n0 + n, count_n, k, count_k, k == 0))
+                        done += rows
+    return calls
 
 
 # --------------------------------------------------------------------------------------------
-# Kernel
+# The instruction path: each call's schedule run on register images
 
 
-def _dot_by_element(acc, vn, vm, element, signed):
-    """``UDOT/SDOT Vd.4S, Vn.16B, Vm.4B[e]``: lane i += sum of Vn[4i+j] * Vm[4e+j], wrapping
-    modulo 2^32 (Arm ARM DDI0487 M.a.a, UDOT/SDOT (by element))."""
-    a = vm[4 * element : 4 * element + 4].astype(np.int64)
-    b = vn.reshape(4, 4).astype(np.int64)
-    total = acc.astype(np.int64) + b @ a
-    return ((total + 2**31) % 2**32 - 2**31).astype(np.int64)
+@dataclass(frozen=True)
+class _Operands:
+    """What the driver hands the kernels, for the whole GEMM: A, B as packed (B's sign bit
+    flipped for UDOT with int8 B), the zero points as ``MlasGemmQuantOperation`` fixes them up."""
+
+    a: np.ndarray
+    b: np.ndarray
+    zero_point_a: int
+    zero_point_b: object  # int (per tensor) or int64 array (per column), after the fixup
+    packed_b: bool
+    column_sums: np.ndarray | None  # MlasGemmPackB's sums over all of K (packed B only)
 
 
-def _column_blocks(count_n: int):
-    """The kernel's N walk: 8-column blocks, the last one stored partially."""
-    n = 0
-    while n < count_n:
-        yield n, min(8, count_n - n)
-        n += 8
+def _operands(a, b, zero_point_a, zero_point_b, packed_b, spec) -> _Operands:
+    b_signed = b.dtype == np.int8
+    if b_signed and not spec.signed:  # MlasGemmU8X8FixupZeroPointB: uint8(zp ^ 0x80)
+        zpb = (np.asarray(zero_point_b, np.int64) ^ 0x80) & 0xFF
+    else:
+        zpb = np.asarray(zero_point_b, np.int64)
+    flipped = b.view(np.uint8) ^ np.uint8(0x80) if b_signed and not spec.signed else b
+    sums = flipped.astype(np.int64).sum(axis=0) if packed_b else None
+    zpb = int(zpb) if zpb.ndim == 0 else zpb
+    return _Operands(a, flipped, int(zero_point_a), zpb, packed_b, sums)
 
 
-def gemm_kernel(packed_a, packed_b, c, packed_count_k, count_m, count_n, row_sums, column_sums,
-                zero_point_b=None, zero_mode=True, *, spec: DotKernelSpec = UDOT, trace=None,
-                coords=None):  # fmt: skip
-    """One call of ``MlasGemmU8X8KernelUdot`` (or ``MlasGemmS8S8KernelSDot``).
-
-    Computes rows ``0..rows-1`` of ``c`` (int64 array, CountM x CountN view; ``None`` records
-    the instructions without computing) from the packed
-    panels: ``acc = RowSum * ZeroPointB + ColumnSum`` (or ``RowSum + ColumnSum`` without
-    per-column zero points), plus the DOT products over ``packed_count_k`` blocks of 8; in add
-    mode (``zero_mode=False``) the previous contents of ``c`` are added. Returns the rows
-    handled (8, 4, 2 or 1). ``trace``, if a list, receives one InstructionRecord per modelled
-    instruction; ``coords`` = (A index layout, B index layout, (m0, n0, k0)) names the matrix
-    coordinates of each lane.
-    """
-    rows = 8 if count_m >= 8 else 4 if count_m >= 4 else 2 if count_m >= 2 else 1
-    dtype = np.int8 if spec.signed else np.uint8
-    pa = np.asarray(packed_a).view(dtype)
-    pb = np.asarray(packed_b).view(dtype)
-    group_bytes = 8 * rows if rows > 1 else 8  # bytes of packed A per 8-k block
-    for block, (n0, width) in enumerate(_column_blocks(count_n)):
-        acc = {}
-        for r in range(rows):
-            for half in (0, 1):
-                cols = slice(n0 + 4 * half, n0 + 4 * half + 4)
-                cs = np.zeros(4, np.int64)
-                cs[: max(0, min(4, count_n - n0 - 4 * half))] = column_sums[cols]
-                rs = row_sums[r] if r < count_m else 0
-                zp = np.ones(4, np.int64)
-                if zero_point_b is not None:
-                    zp = np.zeros(4, np.int64)
-                    zp[: max(0, min(4, count_n - n0 - 4 * half))] = zero_point_b[cols]
-                acc[16 + 2 * r + half] = rs * zp + cs
-        if rows == 4:
-            for v in range(24, 32):
-                acc[v] = np.zeros(4, np.int64)
-        _emit_init(trace, rows, n0, coords)
-        for kb in range(packed_count_k):
-            a_base = kb * group_bytes
-            b_base = (block * packed_count_k + kb) * 64
-            regs_a = {reg: pa[a_base + off : a_base + off + size] for reg, (off, size) in _A_LOADS[rows].items()}
-            regs_b = {reg: pb[b_base + 16 * reg : b_base + 16 * reg + 16] for reg in range(4)}
-            _emit_loads(trace, rows, kb, a_base, b_base, coords)
-            for accr, breg, areg, elem in _DOTS[rows]:
-                if c is not None:  # c=None: record the instructions only
-                    acc[accr] = _dot_by_element(acc[accr], regs_b[breg], regs_a[areg], elem, spec.signed)
-                _emit_dot(trace, spec, rows, accr, breg, areg, elem, a_base, b_base, coords, n0)
-        if rows == 4:  # fold the second accumulator set
-            for v in range(16, 24):
-                acc[v] = acc[v] + acc[v + 8]
-                _emit(trace, "add", (f"v{v}.4s", f"v{v}.4s", f"v{v + 8}.4s"), note="fold k4-7 accumulators")
-        _store(c, acc, rows, count_m, n0, width, zero_mode, trace, coords)
-    return rows
+def call_memory(call: KernelCall, ops: _Operands, c: np.ndarray) -> Memory:
+    """The operands one call reads and writes, in its coordinates (:mod:`.qgemm_kernel_dot_asm`):
+    its A rows and B columns of the K slice, RowSumBuffer (``CopyPackA``'s sums, minus
+    ``CountK * ZeroPointA``, times ``-ZeroPointB`` when per tensor), ColumnSumBuffer (``CopyPackB``'s
+    sums times ``-ZeroPointA``; with a packed B ``MlasGemmPackB``'s sums over all of K in the
+    first K slice and zeros after), ZeroPointB (``-ZeroPointB[n]``) and C (a view of ``c``)."""
+    rows = slice(call.m, call.m + call.rows)
+    cols = slice(call.n, call.n + call.count_n)
+    depth = slice(call.k, call.k + call.count_k)
+    a_block = ops.a[rows, depth]
+    row_sums = a_block.astype(np.int64).sum(axis=1) - call.count_k * ops.zero_point_a
+    per_column = not isinstance(ops.zero_point_b, int)
+    if not per_column:
+        row_sums = wrap_int32(row_sums).astype(np.int64) * -ops.zero_point_b
+    if ops.packed_b:
+        col_sums = ops.column_sums[cols] if call.k == 0 else np.zeros(call.count_n, np.int64)
+    else:
+        col_sums = ops.b[depth, cols].astype(np.int64).sum(axis=0)
+    operands = {"A": a_block, "B": ops.b[depth, cols], "C": c[rows, cols],
+                "RowSum": wrap_int32(row_sums)[None], "ColumnSum": wrap_int32(col_sums * -ops.zero_point_a)[None]}
+    if per_column:
+        operands["ZeroPointB"] = wrap_int32(-ops.zero_point_b[cols])[None]
+    return Memory(**operands)
 
 
-def _store(c, acc, rows, count_m, n0, width, zero_mode, trace, coords):
-    for r in range(min(rows, count_m)):
-        tile = np.concatenate([acc[16 + 2 * r], acc[17 + 2 * r]])[:width]
-        if not zero_mode:
-            _emit(trace, "ldp" if width == 8 else "ld1", (f"q{16 + 2 * r}", f"q{17 + 2 * r}"),
-                  bytes_loaded=4 * width, note=f"add mode: load C row {r}")  # fmt: skip
-            _emit(trace, "add", (f"v{16 + 2 * r}.4s", f"v{16 + 2 * r}.4s", "v0.4s"), note=f"C row {r} += tile")
-            if c is not None:
-                tile = tile + c[r, n0 : n0 + width]
-        if c is not None:
-            c[r, n0 : n0 + width] = (tile + 2**31) % 2**32 - 2**31
-        lanes = None
-        if coords is not None:
-            m0, cn0 = coords[3], coords[2][1]
-            lanes = tuple(("C", m0 + r, cn0 + n0 + j) for j in range(width))
-        _emit(trace, "stp" if width == 8 else "st1", (f"q{16 + 2 * r}", f"q{17 + 2 * r}"),
-              lanes={f"q{16 + 2 * r}": lanes} if lanes else {}, bytes_stored=4 * width,
-              note=f"store C row {r}, {width} columns")  # fmt: skip
+def wrap_int32(values) -> np.ndarray:
+    """Integers -> int32 modulo 2^32."""
+    return np.asarray(values).astype(np.int64).astype(np.uint32).view(np.int32)
 
 
-# --------------------------------------------------------------------------------------------
-# Trace records
+def run_calls(calls, a, b, zero_point_a=0, zero_point_b=0, *, packed_b=True, spec: DotKernelSpec = UDOT,
+              trace=None) -> np.ndarray:
+    """The instruction path: every call's schedule (:func:`.qgemm_kernel_dot_asm.schedule`) run
+    through :func:`mlas_emu.mlas.interpret.execute` on its operands; int32 C. ``trace``, if a list,
+    receives the records relabelled to the GEMM's coordinates (:func:`global_records`)."""
+    ops = _operands(a, b, zero_point_a, zero_point_b, packed_b, spec)
+    c = np.zeros((a.shape[0], b.shape[1]), np.int32)
+    per_column = not isinstance(ops.zero_point_b, int)
+    for call in calls:
+        records = schedule(call, kernel=spec.mnemonic, zero_point_b=per_column)
+        execute(records, call_memory(call, ops, c))
+        if trace is not None:
+            trace += global_records(records, call)
+    return c
 
 
-def _emit(trace, mnemonic, operands=(), lanes=None, bytes_loaded=0, bytes_stored=0, note=""):
-    if trace is not None:
-        trace.append(InstructionRecord(mnemonic, tuple(operands), dict(lanes or {}), bytes_loaded, bytes_stored, note))
-
-
-def _emit_init(trace, rows, n0, coords):
-    if trace is None:
-        return
-    _emit(trace, "ld1", ("v2.4s",), bytes_loaded=16, note="column sums, columns 0-3")
-    _emit(trace, "ld1", ("v3.4s",), bytes_loaded=16, note="column sums, columns 4-7")
-    for r in range(rows):
-        for half in (0, 1):
-            v = 16 + 2 * r + half
-            _emit(trace, "add", (f"v{v}.4s", f"v{2 + half}.4s", f"v{v}.4s"), note=f"acc = row sum {r} + column sums")
-    if rows == 4:
-        for v in range(24, 32):
-            _emit(trace, "movi", (f"v{v}.4s",), note="second accumulator set for k4-7")
-
-
-def _lanes_a(coords, rows, areg, a_base):
-    if coords is None:
-        return None
-    a_idx, _, (m0, _, k0), _ = coords
-    off, size = _A_LOADS[rows][areg]
-    return tuple(_coord("A", a_idx, a_base + off + i, m0, k0) for i in range(size))
-
-
-def _lanes_b(coords, breg, b_base):
-    if coords is None:
-        return None
-    _, b_idx, (_, n0, k0), _ = coords
-    return tuple(_coord("B", b_idx, b_base + 16 * breg + i, n0, k0) for i in range(16))
-
-
-def _coord(name, index_layout, pos, origin0, k0):
-    """Matrix coordinate of packed byte ``pos`` from an index layout (-1 marks padding)."""
-    flat = int(index_layout[0][pos])
-    if flat < 0:
-        return None
-    ncols = index_layout[1]
-    i, j = divmod(flat, ncols)
-    if name == "A":
-        return ("A", origin0 + i, k0 + j)
-    return ("B", k0 + i, origin0 + j)
-
-
-def _emit_loads(trace, rows, kb, a_base, b_base, coords):
-    if trace is None:
-        return
-    for areg, (off, size) in _A_LOADS[rows].items():
-        kind = "q" if size == 16 else "d"
-        lanes = _lanes_a(coords, rows, areg, a_base)
-        _emit(trace, "ldr", (f"{kind}{areg}",), {f"{kind}{areg}": lanes} if lanes else {}, bytes_loaded=size,
-              note=f"packed A, k block {kb}")  # fmt: skip
-    for breg in range(4):
-        lanes = _lanes_b(coords, breg, b_base)
-        name = f"v{_B_NAMES[rows][breg]}.16b"
-        _emit(trace, "ld1", (name,), {name: lanes} if lanes else {}, bytes_loaded=16,
-              note=f"packed B, k block {kb}, columns {4 * (breg % 2)}-{4 * (breg % 2) + 3}")  # fmt: skip
-
-
-def _emit_dot(trace, spec, rows, accr, breg, areg, elem, a_base, b_base, coords, n0):
-    if trace is None:
-        return
-    row, col = _acc_row_col(rows, accr)
-    lane_rows, _ = _a_lane_rows(rows, areg)
-    ops = (f"v{accr}.4s", f"v{_B_NAMES[rows][breg]}.16b", f"v{areg}.4b[{elem}]")
-    lanes = {}
-    if coords is not None:
-        m0, cn0 = coords[3], coords[2][1]
-        a_lanes = _lanes_a(coords, rows, areg, a_base)
-        lanes = {
-            ops[0]: tuple(("C", m0 + row, cn0 + n0 + col + i) for i in range(4)),
-            ops[1]: _lanes_b(coords, breg, b_base),
-            ops[2]: a_lanes[4 * elem : 4 * elem + 4],
-        }
-    khalf = "k0-3" if breg < 2 else "k4-7"
-    _emit(trace, spec.mnemonic, ops, lanes, note=f"row {row} x cols {col}-{col + 3}, {khalf} (A row {lane_rows[elem]})")
-
-
-# --------------------------------------------------------------------------------------------
-# Driver (one thread), for the kernel's end-to-end use and its tests
-
-
-def gemm(A, B, a_zero_point=0, b_zero_point=0, *, packed_b=False, spec: DotKernelSpec = UDOT,
-         trace=None, with_coords=False, origin=(0, 0)):  # fmt: skip
-    """QGEMM through the DOT kernel, one thread: ``MlasGemmQuantOperation`` (or the packed
-    operation's K slices of 384) with this module's packing and kernel. Returns int32 (M, N).
-
-    Zero points follow ``qgemm.h``: column sums scaled by ``-ZeroPointA``; row sums reduced by
-    ``CountK * ZeroPointA`` then scaled by ``-ZeroPointB``. For UDOT with signed B the zero point
-    is flipped like B (``MlasGemmU8X8FixupZeroPointB``). ``trace``: a list receiving the
-    InstructionRecords; ``with_coords`` names the lanes' matrix coordinates, offset by
-    ``origin`` = (first row, first column) when A and B are one thread's part of a larger GEMM.
-    """
-    A = np.asarray(A)
-    B = np.asarray(B)
+def gemm(A, B, a_zero_point=0, b_zero_point=0, *, packed_b=False, spec: DotKernelSpec = UDOT, threads=1,
+         ort_version=None, trace=None) -> np.ndarray:
+    """QGEMM through the DOT kernel (``UDOT``; :mod:`.qgemm_kernel_sdot` for ``SDOT``) on the
+    instruction path: the driver's calls (:func:`dot_calls`) run by :func:`run_calls`. Returns
+    int32 (M, N). ``b_zero_point``: a scalar or an (N,) array (per column)."""
+    A, B = np.asarray(A), np.asarray(B)
     M, K = A.shape
     N = B.shape[1]
-    b_signed = B.dtype == np.int8
-    zpb = int(b_zero_point)
-    if b_signed and not spec.signed:
-        zpb = (zpb ^ 0x80) & 0xFF
-    c = np.zeros((M, N), np.int64)
-    stride_m, stride_n, stride_k = PACKED_STRIDES if packed_b else STRIDES
-    for k in range(0, K, stride_k):
-        count_k = min(K - k, stride_k)
-        pck = -(-count_k // PACKED_K)
-        for n in range(0, N, stride_n):
-            count_n = min(N - n, stride_n)
-            pb, col_sums = copy_pack_b(B[k : k + count_k, n : n + count_n], b_signed, spec)
-            col_sums = col_sums * -int(a_zero_point)
-            b_idx = None
-            if with_coords:
-                b_idx = (pack_b_layout(np.arange(count_k * count_n).reshape(count_k, count_n), -1), count_n)
-            for m in range(0, M, stride_m):
-                count_m = min(M - m, stride_m)
-                pa, row_sums = copy_pack_a(A[m : m + count_m, k : k + count_k])
-                row_sums = (row_sums - count_k * int(a_zero_point)) * -zpb
-                a_idx = None
-                if with_coords:
-                    a_idx = (pack_a_layout(np.arange(count_m * count_k).reshape(count_m, count_k), -1), count_k)
-                r = 0
-                a_off = 0
-                while r < count_m:
-                    coords = None
-                    if with_coords:
-                        coords = ((a_idx[0][a_off:], a_idx[1]), b_idx, (origin[0] + m, origin[1] + n, k),
-                                  origin[0] + m + r)  # fmt: skip
-                    rows = gemm_kernel(pa[a_off:], pb, c[m + r :, n:], pck, count_m - r, count_n,
-                                       row_sums[r:], col_sums, None, k == 0, spec=spec, trace=trace,
-                                       coords=coords)  # fmt: skip
-                    a_off += _group_bytes(rows, count_k)
-                    r += rows
-    return ((c + 2**31) % 2**32 - 2**31).astype(np.int32)
+    if K == 0:
+        return np.zeros((M, N), np.int32)
+    calls = dot_calls(M, N, K, packed_b=packed_b, threads=threads, ort_version=ort_version)
+    return run_calls(calls, A, B, a_zero_point, b_zero_point, packed_b=packed_b, spec=spec, trace=trace)
 
 
-def _group_bytes(rows: int, count_k: int) -> int:
-    """Bytes of packed A taken by one row group."""
-    if rows == 1:
-        return -(-count_k // 16) * 16
-    return rows * (-(-count_k // PACKED_K) * PACKED_K)
+# --------------------------------------------------------------------------------------------
+# Traces
+
+_GLOBAL = {
+    "A": lambda call, i, j: ("A", call.m + i, call.k + j),
+    "B": lambda call, i, j: ("B", call.k + i, call.n + j),
+    "C": lambda call, i, j: ("C", call.m + i, call.n + j),
+    "RowSum": lambda call, i, j: ("RowSum", call.k, call.m + j),
+    "ColumnSum": lambda call, i, j: ("ColumnSum", call.k, call.n + j),
+    "ZeroPointB": lambda call, i, j: ("ZeroPointB", 0, call.n + j),
+}
+
+
+def global_records(records, call: KernelCall) -> list:
+    """``records`` of ``call`` with lanes named in the GEMM's coordinates: ``("A", i, k)``,
+    ``("B", k, j)``, ``("C", i, j)``, ``("RowSum", k0, i)`` / ``("ColumnSum", k0, j)`` (the
+    buffers of the K slice starting at k0), ``("ZeroPointB", 0, j)``."""
+    out = []
+    for rec in records:
+        if rec.lanes:
+            lanes = {reg: None if coords is None else tuple(None if c is None else _GLOBAL[c[0]](call, c[1], c[2])
+                                                             for c in coords) for reg, coords in rec.lanes.items()}
+            rec = replace(rec, lanes=lanes)
+        out.append(rec)
+    return out
+
+
+KINDS = {"u8u8": (np.uint8, np.uint8), "u8s8": (np.uint8, np.int8), "s8s8": (np.int8, np.int8)}
+
+
+def trace_records(M: int, N: int, K: int, *, packed_b: bool = True, threads: int = 1, ort_version=None, cpu=None,
+                  kind: str = "u8u8") -> list:
+    """The records of every DOT-kernel call of an ``M x N x K`` QGEMM of ``kind`` ("u8u8",
+    "u8s8": ``MlasGemmU8X8KernelUdot``; "s8s8": ``MlasGemmS8S8KernelSDot``) with per-tensor zero
+    points, in execution order (threads in id order), lanes in the GEMM's coordinates
+    (:func:`global_records`); the same plan (:func:`dot_calls`) the instruction path runs.
+    ``cpu`` must be one without I8MM (default Graviton2)."""
+    from ..cpus import resolve_cpu
+    from .qgemm_kernel_sdot import SDOT
+
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {tuple(KINDS)}, got {kind!r}")
+    desc = resolve_cpu("graviton2" if cpu is None else cpu)
+    if desc.i8mm or not desc.dotprod:
+        raise ValueError(f"MLAS runs the DOT-product QGEMM kernels only on CPUs with DotProd and without I8MM, "
+                         f"not on {desc.name}")
+    spec = SDOT if kind == "s8s8" else UDOT
+    out = []
+    for call in dot_calls(M, N, K, packed_b=packed_b, threads=threads, ort_version=ort_version):
+        out += global_records(schedule(call, kernel=spec.mnemonic), call)
+    return out

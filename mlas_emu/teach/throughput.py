@@ -175,16 +175,11 @@ def _call_estimate(kernel: str, rows: int, count_n: int, count_k: int, zero_mode
 
 
 def _dot_call_records(kernel, rows, count_n, count_k, zero_mode):
-    from ..mlas import qgemm_kernel_sdot, qgemm_kernel_udot
+    from ..mlas import qgemm_kernel_dot_asm
+    from ..mlas.schedule import KernelCall
 
-    mod = qgemm_kernel_sdot if kernel.endswith("s8s8") else qgemm_kernel_udot
-    pck = -(-count_k // qgemm_kernel_udot.PACKED_K)
-    packed_a = np.zeros(rows * 8 * pck + 16, np.uint8)
-    packed_b = np.zeros(-(-count_n // 8) * 64 * pck, np.uint8)
-    out = []
-    mod.gemm_kernel(packed_a, packed_b, None, pck, rows, count_n, np.zeros(rows, np.int64),
-                    np.zeros(count_n, np.int64), None, zero_mode, trace=out)  # fmt: skip
-    return out
+    call = KernelCall(0, 0, rows, 0, count_n, 0, count_k, zero_mode)
+    return qgemm_kernel_dot_asm.schedule(call, kernel="sdot" if kernel.endswith("s8s8") else "udot")
 
 
 def gemm_cycles(kernel: str, M: int, N: int, K: int, *, packed_b: bool = True) -> tuple[float, int]:

@@ -25,8 +25,9 @@ def exact_qgemm(A, B, zpa, zpb):
     N = B.shape[1]
     a = A.astype(int).tolist()
     b = B.astype(int).tolist()
+    zp = [int(z) for z in np.broadcast_to(zpb, (N,))]
     return np.array(
-        [[_wrap(sum((a[i][k] - zpa) * (b[k][j] - zpb) for k in range(K))) for j in range(N)] for i in range(M)],
+        [[_wrap(sum((a[i][k] - zpa) * (b[k][j] - zp[j]) for k in range(K))) for j in range(N)] for i in range(M)],
         dtype=np.int32,
     ).reshape(M, N)
 
@@ -50,11 +51,14 @@ def _draw(data, dtype, shape):
     N=st.integers(1, 19),
     K=st.integers(1, 40),
     packed_b=st.booleans(),
+    threads=st.sampled_from([1, 3]),
     data=st.data(),
 )
-@example(kind="u8u8", M=8, N=8, K=8, packed_b=True, data=None)
-@example(kind="s8s8", M=15, N=9, K=17, packed_b=False, data=None)  # 8+4+2+1 rows, tails
-def test_matches_exact_integer_gemm(kind, M, N, K, packed_b, data):
+@example(kind="u8u8", M=8, N=8, K=8, packed_b=True, threads=1, data=None)
+@example(kind="s8s8", M=15, N=9, K=17, packed_b=False, threads=1, data=None)  # 8+4+2+1 rows, tails
+def test_matches_exact_integer_gemm(kind, M, N, K, packed_b, threads, data):
+    """The instruction path (each call's routine schedule run on register images) against
+    Python ints; per-column zero points of B (ZeroPointB not null) on some draws."""
     adt, bdt = KINDS[kind]
     if data is None:
         rng = np.random.default_rng(M * 1000 + N * 10 + K)
@@ -64,9 +68,10 @@ def test_matches_exact_integer_gemm(kind, M, N, K, packed_b, data):
     else:
         A, B = _draw(data, adt, (M, K)), _draw(data, bdt, (K, N))
         zpa = data.draw(st.integers(np.iinfo(adt).min, np.iinfo(adt).max))
-        zpb = data.draw(st.integers(np.iinfo(bdt).min, np.iinfo(bdt).max))
+        zp = st.integers(np.iinfo(bdt).min, np.iinfo(bdt).max)
+        zpb = data.draw(st.one_of(zp, st.lists(zp, min_size=N, max_size=N).map(np.array)))
     A0, B0 = A.copy(), B.copy()
-    got = _gemm(kind)(A, B, zpa, zpb, packed_b=packed_b)
+    got = _gemm(kind)(A, B, zpa, zpb, packed_b=packed_b, threads=threads)
     np.testing.assert_array_equal(got, exact_qgemm(A, B, zpa, zpb))
     np.testing.assert_array_equal(A, A0)
     np.testing.assert_array_equal(B, B0)
@@ -85,13 +90,15 @@ def test_k_slices_of_256_and_384(kind):
 
 def test_kernel_wraps_modulo_2_32():
     # Accumulators seeded near the int32 limit by the row sums: the DOT products must wrap.
-    A = np.full((1, 8), 255, np.uint8)
-    B = np.full((8, 1), 255, np.uint8)
-    pa, _ = qgemm_kernel_udot.copy_pack_a(A)
-    pb, col_sums = qgemm_kernel_udot.copy_pack_b(B, False)
-    c = np.zeros((1, 1), np.int64)
-    row_sums = np.array([2**31 - 1], np.int64)
-    qgemm_kernel_udot.gemm_kernel(pa, pb, c, 1, 1, 1, row_sums, np.zeros(1, np.int64))
+    from mlas_emu.mlas.interpret import Memory, execute
+    from mlas_emu.mlas.qgemm_kernel_dot_asm import schedule
+    from mlas_emu.mlas.schedule import KernelCall
+
+    call = KernelCall(0, 0, 1, 0, 1, 0, 8, True)
+    c = np.zeros((1, 1), np.int32)
+    memory = Memory(A=np.full((1, 8), 255, np.uint8), B=np.full((8, 1), 255, np.uint8), C=c,
+                    RowSum=np.array([[2**31 - 1]], np.int32), ColumnSum=np.zeros((1, 1), np.int32))
+    execute(schedule(call), memory)
     assert int(c[0, 0]) == _wrap(2**31 - 1 + 8 * 255 * 255)
 
 
