@@ -4,8 +4,9 @@ Models onnxruntime/core/mlas/lib/sgemm.cpp: ``MlasGemmBatch`` (thread target fro
 M or N split), ``MlasSgemmThreaded`` (per-thread ranges, N in blocks of 16),
 ``MlasSgemmPackedOperation`` (pre-packed B: K blocks of 256), ``MlasSgemmOperation`` (B as
 given: K blocks from the per-thread N and K, the M = 1 ``MlasGemvFloatKernel`` shortcut,
-``MlasSgemmMultiplyBeta``), ``MlasSgemmKernelLoop`` and ``MlasGemmPackB``. The kernels are in
-:mod:`mlas_emu.mlas.sgemm_kernel_neon`. ``MatMul<float>::Compute``
+``MlasSgemmMultiplyBeta``), ``MlasSgemmKernelLoop`` and ``MlasGemmPackB``. The kernels' arithmetic
+is in :mod:`mlas_emu.mlas.sgemm_kernel_neon`, their instruction schedules in
+:mod:`mlas_emu.mlas.sgemm_kernel_asm`. ``MatMul<float>::Compute``
 (onnxruntime/core/providers/cpu/math/matmul.cc) calls ``MlasGemmBatch`` with beta = 0 and
 ``alpha`` (1 for MatMul, the attribute for FusedMatMul); ``Gemm`` passes beta and C.
 
@@ -183,8 +184,9 @@ def sgemm(A, B, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, C=None, pa
     :class:`~mlas_emu.releases.Release`; None: the newest), which together decide the thread
     partition (:func:`thread_counts`). ``beta``: 0 (C is not read), 1, or anything else
     (``MlasSgemmMultiplyBeta`` first); C is then required. ``path``: "fast" (numba) or
-    "instructions" (the kernels' FMLA sequence on register images; slow, for small shapes);
-    passing a ``trace`` list selects "instructions" and receives the instruction records.
+    "instructions" (the routines' schedules, :mod:`mlas_emu.mlas.sgemm_kernel_asm`, interpreted
+    on register images; slow, for small shapes); passing a ``trace`` list selects "instructions"
+    and receives the records (lanes in the product's coordinates, see :func:`trace_records`).
 
     Returns a new float32 array (M, N), or (batch, M, N) if an input had a batch axis.
     Inputs are never modified.
