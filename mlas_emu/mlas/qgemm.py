@@ -491,7 +491,7 @@ def qgemm(A, B, a_zero_point=0, b_zero_point=0, *, threads=1, packed_b=True, pat
 def qgemm_dot_instructions(a, b, zero_point_a=0, zero_point_b=0, *, threads=1, packed_b=True, trace=None,
                            ort_version=None, with_coords=True):
     """The whole MLAS QGEMM on a CPU with DotProd and without I8MM (Graviton2): the DOT
-    dispatch's kernel calls (:func:`.qgemm_kernel_udot.dot_calls`) run through the UDOT / SDOT
+    dispatch's kernel calls (:func:`.qgemm_kernel_udot.plan`) run through the UDOT / SDOT
     routine's schedule (:mod:`.qgemm_kernel_dot_asm`); ``trace`` receives the records in the
     GEMM's coordinates (``with_coords`` is accepted for older callers: lanes are always named)."""
     from . import qgemm_kernel_sdot, qgemm_kernel_udot

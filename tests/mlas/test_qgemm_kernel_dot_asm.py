@@ -124,6 +124,14 @@ def test_trace_covers_the_gemm(kind):
     assert dots == {"sdot" if kind == "s8s8" else "udot"}
 
 
+def test_per_column_zero_points_take_the_zero_point_path():
+    """ZeroPointB not null: each column block loads the zero points and multiplies the row sums."""
+    plain = Counter(r.mnemonic for r in udot.trace_records(9, 10, 8, kind="u8s8"))
+    per_column = Counter(r.mnemonic for r in udot.trace_records(9, 10, 8, kind="u8s8", per_column=True))
+    assert plain["mul"] == 0 and per_column["mul"] == 2 * (16 + 2)  # M8 and M1, two column blocks
+    assert per_column["b"] == plain["b"] + 4  # the branch over the SkipScaleByZeroPointB path
+
+
 def test_trace_records_rejects_i8mm_cpus_and_unknown_kinds():
     with pytest.raises(ValueError, match="without I8MM"):
         udot.trace_records(8, 8, 8, cpu="graviton3")
@@ -142,3 +150,12 @@ def test_fast_and_instruction_paths_agree():
     zpb = rng.integers(-128, 128, 10).astype(np.int8)
     fast = qgemm(A, B, 9, zpb, cpu="graviton2")
     np.testing.assert_array_equal(qgemm(A, B, 9, zpb, cpu="graviton2", path="instructions", threads=2), fast)
+
+
+def test_the_shared_driver_plan_uses_this_dispatchs_strides():
+    """``mlas.qgemm.plan_calls`` walks the UMMLA dispatch's strides; the DOT dispatch's
+    (qgemm_kernel_udot.cpp, ``Strides{24, 128, 256}``, ``PackedStrides{24, 128, 384}``) are equal."""
+    from mlas_emu.mlas import qgemm_kernel_ummla as ummla
+
+    for dot, mmla in ((udot.STRIDES, ummla.STRIDES), (udot.PACKED_STRIDES, ummla.PACKED_STRIDES)):
+        assert dot == (24, 128, dot[2]) and (mmla.M, mmla.N, mmla.K) == dot
