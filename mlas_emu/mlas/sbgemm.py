@@ -338,11 +338,16 @@ _EXECUTORS = {"fast": _execute_fast, "instructions": _execute_instructions}
 
 
 def routine_calls(call: plan.SBGemmCall) -> list[KernelCall]:
-    """The assembly routine's calls for one wrapper call: 8, 4, 2 or 1 rows at a time."""
+    """The assembly routine's calls for one wrapper call: 8, 4, 2 or 1 rows at a time.
+
+    Releases without defect 3 (1.28.0 on) copy A into a zero-padded buffer and pass CountK
+    rounded up to a multiple of 4: the routine then runs only full 4-k steps (the oracle counts
+    the same BFMMLA but one more ``sub``/``tbz`` per former padded step)."""
+    count_k = call.count_k if call.a.defect else kn.align_up(call.count_k, kn.PACKED_K)
     out, m = [], 0
     while m < call.count_m:
         rows = asm.kernel_rows(call.count_m - m)
-        out.append(KernelCall(call.thread, call.m + m, rows, call.n, call.count_n, call.k, call.count_k,
+        out.append(KernelCall(call.thread, call.m + m, rows, call.n, call.count_n, call.k, count_k,
                               call.zero_mode, call.bias_first is not None))
         m += rows
     return out
