@@ -70,11 +70,13 @@ KERNEL_ENCODINGS: dict[str, list[tuple[int, int]]] = {
 #: How far around an anchor the disassembly window reaches (the routines are a few KB; MLAS's
 #: SVE QGEMM routine of 1.30+ is about 10 KB).
 WINDOW = 0x10000
+#: Entry candidates tried per anchor (a routine has a few dozen unconditional transfers).
+MAX_CANDIDATES = 256
 _PADDING = {0x00000000, 0xD503201F}  # udf #0, nop
 _END_MNEMONICS = {"ret", "b", "br", "retaa", "retab", "braa", "brab", "braaz", "brabz", "udf", ".inst"}
 _BRANCHES = {"b", "bl", "cbz", "cbnz", "tbz", "tbnz"}
-_OBJDUMP_LINE = re.compile(r"^\s*([0-9a-f]+):\t([0-9a-f]{8}) \t(\S+)(?:\t([^/]*?))?\s*(?://.*)?$")
-_TARGET = re.compile(r"\b([0-9a-f]+) <")
+_OBJDUMP_LINE = re.compile(r"^\s*([0-9a-f]+):\t([0-9a-f]{8}) \t(\S+)(?:\t(.*?))?(?:\s+//.*)?$")
+_SYMBOL = re.compile(r"\s*<[^>]*>")  # objdump's "<symbol+offset>" after a target: noise when stripped
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,7 @@ def disassemble(path: Path, lo: int, hi: int) -> list[Instruction]:
         if match:
             address, word, mnemonic, operands = match.groups()
             found.append(Instruction(int(address, 16), int(word, 16), mnemonic.lower(),
-                                     (operands or "").strip()))
+                                     _SYMBOL.sub("", operands or "").strip()))
     return found
 
 
@@ -199,9 +201,9 @@ def _sequence(path: Path, words: tuple[int, ...]) -> list[tuple[int, int, int]]:
 
 def _target(ins: Instruction) -> int | None:
     if ins.key in _BRANCHES or ins.key == "bc":
-        match = _TARGET.search(ins.operands)
-        if match:
-            return int(match.group(1), 16)
+        last = ins.operands.rsplit(",", 1)[-1].strip()
+        if re.fullmatch(r"[0-9a-f]+", last):
+            return int(last, 16)
     return None
 
 
@@ -211,10 +213,17 @@ class _Window:
     def __init__(self, path: Path, lo: int, hi: int):
         self.code = {i.address: i for i in disassemble(path, lo, hi)}
         self.lo, self.hi = lo, hi
-        self.branches = [(a, t) for a, i in self.code.items() if (t := _target(i)) is not None and i.mnemonic != "bl"]
+        branches = [(a, t) for a, i in self.code.items() if (t := _target(i)) is not None and i.mnemonic != "bl"]
+        self.sources, self.targets = (np.array(x, np.int64).reshape(-1) for x in zip(*branches or [((), ())]))
+        self._reach: dict[int, set[int]] = {}
 
     def reach(self, entry: int) -> set[int]:
         """Addresses reachable from ``entry`` by fall-through and direct branches in the window."""
+        if entry not in self._reach:
+            self._reach[entry] = self._walk(entry)
+        return self._reach[entry]
+
+    def _walk(self, entry: int) -> set[int]:
         seen, todo = set(), [entry]
         while todo:
             pc = todo.pop()
@@ -242,7 +251,9 @@ class _Window:
             pc -= 4
 
     def routine(self, anchor: int) -> tuple[int, int] | None:
-        for entry in dict.fromkeys(self.entry_candidates(anchor)):
+        for n, entry in enumerate(dict.fromkeys(self.entry_candidates(anchor))):
+            if n == MAX_CANDIDATES:
+                break
             reached = self.reach(entry)
             if anchor not in reached or min(reached) < entry:
                 continue
@@ -251,7 +262,8 @@ class _Window:
             # (SbgemmKernelNeon.S ends its macro with a second ``b ExitKernel``)
             while (after := self.code.get(last + 4)) is not None and entry <= (_target(after) or -1) <= last:
                 last += 4
-            if any(not entry <= src <= last and entry <= dst <= last for src, dst in self.branches):
+            inside = (self.targets >= entry) & (self.targets <= last)
+            if np.any(inside & ((self.sources < entry) | (self.sources > last))):
                 continue
             return entry, last + 4
         return None
