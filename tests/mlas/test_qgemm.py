@@ -88,6 +88,8 @@ def test_int32_wraps_like_the_hardware():
 @example(shape=(25, 130, 9), kind="s8s8", per_column=False, packed_b=False, threads=3, seed=1)
 @example(shape=(26, 150, 400), kind="u8s8", per_column=True, packed_b=True, threads=2, seed=2)  # K and N slices
 def test_instruction_path_agrees_with_fast_path(mmla_instructions, shape, kind, per_column, packed_b, threads, seed):
+    """The instruction path (the routine's schedule interpreted over the driver plan) equals the
+    exact int64 product modulo 2^32; equality with the fast path is a consistency check."""
     A, B, zpa, zpb = draw_case(np.random.default_rng(seed), kind, *shape, per_column)
     got = qgemm(A, B, zpa, zpb, threads=threads, packed_b=packed_b, path="instructions")
     np.testing.assert_array_equal(got, qgemm(A, B, zpa, zpb))

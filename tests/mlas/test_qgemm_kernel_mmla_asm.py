@@ -182,3 +182,31 @@ def test_bad_calls():
         trace_records(2, 2, 2, kind="s8u8")
     with pytest.raises(ValueError, match="I8MM"):
         trace_records(2, 2, 2, cpu="graviton2")
+
+
+def test_trace_lanes_are_global():
+    """A 13-row product with two K slices (packed B: 384 + 13): lanes name the GEMM's rows,
+    columns and depths, row sums their K slice."""
+    recs = trace_records(13, 9, 397, kind="s8s8")
+    mmla = [r for r in recs if r.mnemonic == "smmla"]
+    first = mmla[0]
+    assert first.operands == ("v16.4s", "v8.16b", "v4.16b")
+    assert first.lanes["v8.16b"][:9] == tuple(("A", 0, k) for k in range(8)) + (("A", 1, 0),)
+    assert first.lanes["v4.16b"][8] == ("B", 0, 1)
+    assert first.lanes["v16.4s"] == (("C", 0, 0), ("C", 0, 1), ("C", 1, 0), ("C", 1, 1))
+    late = [r for r in mmla if r.lanes.get("v16.4s", (None,))[0] == ("C", 8, 0)]
+    assert late[-1].lanes["v8.16b"][0] == ("A", 8, 392)  # K slice 384.., its last block of 8
+    assert late[-1].lanes["v8.16b"][5:9] == (None, None, None, ("A", 9, 392))  # k 397..399: padding
+    sums = [r for r in recs if "v12.4s" in r.lanes]
+    assert sums[-1].lanes["v12.4s"] == (("RowSum", 384, 12), None, None, None)  # the single row 12
+
+
+def test_instruction_trace_is_the_plan_trace():
+    """Consistency: the records qgemm's instruction path appends are trace_records' (one plan)."""
+    from mlas_emu.mlas.qgemm import qgemm
+
+    A = np.zeros((11, 20), np.uint8)
+    B = np.zeros((20, 19), np.int8)
+    got = []
+    qgemm(A, B, 3, np.arange(19, dtype=np.int8), path="instructions", trace=got, threads=2, packed_b=False)
+    assert got == trace_records(11, 19, 20, kind="u8s8", per_column=True, threads=2, packed_b=False)
