@@ -47,14 +47,21 @@ def count_kernel_instructions(model, feeds, kernel: str, *, ort_version=None, cp
 def count_routine_instructions(model, feeds, kernel: str, *, ort_version=None, cpu=None, qemu_cpu=None,
                                threads=1, session_config=None,
                                graph_optimization_level=None) -> dict[_routines.Routine, dict[str, int]]:
-    """Like :func:`count_kernel_instructions`, per routine that ran (address order)."""
-    if kernel not in _routines.KERNELS:
-        raise ValueError(f"unknown kernel {kernel!r}; known: {', '.join(_routines.KERNELS)}")
+    """Like :func:`count_kernel_instructions`, per routine that ran (address order); ``kernel``
+    may also be a sequence of kernel names (one run logs the routines of all of them)."""
+    kernels = (kernel,) if isinstance(kernel, str) else tuple(kernel)
+    unknown = [k for k in kernels if k not in _routines.KERNELS]
+    if unknown or not kernels:
+        raise ValueError(f"unknown kernel {unknown or kernel!r}; known: {', '.join(_routines.KERNELS)}")
     version = _paths.check_oracle_version(ort_version)
     cpu = _status.resolve_qemu_cpu(cpu, qemu_cpu)
     run = _count._run_request(model, feeds, session_config, threads, graph_optimization_level)
     _api._ensure_ready(version, cpu)
-    routines = _routines.kernel_routines(version, kernel)
+    routines = {}
+    for name in kernels:  # a routine can hold two kernels' anchors: log it once
+        for r in _routines.kernel_routines(version, name):
+            routines.setdefault(r.start, r)
+    routines = [routines[start] for start in sorted(routines)]
     if not routines:
         return {}
     path = routines[0].library
