@@ -39,9 +39,12 @@ QEMU_SUITE = "bookworm-backports"
 CROSS_GCC = "aarch64-linux-gnu-gcc"
 #: Static libc of the cross toolchain; ``gcc-aarch64-linux-gnu`` only recommends it.
 CROSS_LIBC = Path("/usr/aarch64-linux-gnu/lib/libc.a")
+#: The disassembler that names the instructions of the counted kernel routines; Debian's
+#: ``gcc-aarch64-linux-gnu`` depends on it (through gcc-N-aarch64-linux-gnu), listed for clarity.
+CROSS_OBJDUMP = "aarch64-linux-gnu-objdump"
 #: Debian packages the host needs (installed with apt when run as root).
 HOST_PACKAGES: tuple[str, ...] = (
-    "gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross", "debian-archive-keyring",
+    "gcc-aarch64-linux-gnu", "binutils-aarch64-linux-gnu", "libc6-dev-arm64-cross", "debian-archive-keyring",
 )
 DEBIAN_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 

@@ -82,6 +82,7 @@ def missing_host_packages() -> list[str]:
     """Debian packages of :data:`_paths.HOST_PACKAGES` whose files are absent."""
     present = {
         "gcc-aarch64-linux-gnu": shutil.which(_paths.CROSS_GCC) is not None,
+        "binutils-aarch64-linux-gnu": shutil.which(_paths.CROSS_OBJDUMP) is not None,
         "libc6-dev-arm64-cross": _paths.CROSS_LIBC.is_file(),
         "debian-archive-keyring": _paths.DEBIAN_KEYRING.is_file(),
     }

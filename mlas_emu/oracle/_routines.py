@@ -41,7 +41,7 @@ import numpy as np
 from ..errors import OracleUnavailable
 from . import _paths
 
-OBJDUMP = "aarch64-linux-gnu-objdump"
+OBJDUMP = _paths.CROSS_OBJDUMP
 
 #: kernel name -> (anchor mnemonics of :data:`KERNEL_ENCODINGS`, required entry words or None).
 KERNELS: dict[str, tuple[tuple[str, ...], tuple[int, ...] | None]] = {

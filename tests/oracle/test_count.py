@@ -98,3 +98,56 @@ def test_two_run_recipe_gives_the_recorded_count(oracle, tmp_path):
     run = _count._run_request(model, feeds, None, 1, None)
     counts = _count._count_two_runs(run, "1.17.0", oracle.DEFAULT_CPU, ("ummla", "smmla"), tmp_path)
     assert counts == {"ummla": 288, "smmla": 0}
+
+
+#: Every instruction ORT 1.27.0's SBGEMM routines execute (graviton3, one thread, packed B,
+#: fastmath MatMul, M = N = K = 8), measured earlier from a QEMU exec trace of the routines and
+#: objdump's mnemonics, before count_kernel_instructions existed: 173 instructions.
+SBGEMM_1_27_0_8x8x8 = {
+    "bfmmla": 32, "bfcvtn": 8, "bfcvtn2": 8, "uzp1": 8, "uzp2": 8, "ldr": 25, "ldp": 9, "stp": 17,
+    "mov": 19, "movz": 1, "eor": 4, "add": 15, "sub": 4, "cmp": 4, "b": 4, "cbz": 3, "tbz": 2,
+    "tbnz": 1, "ret": 1,
+}
+
+
+@pytest.mark.slow
+def test_sbgemm_routines_execute_the_earlier_measured_breakdown(oracle):
+    if "1.27.0" not in oracle.DEFAULT_SETUP_VERSIONS:
+        pytest.fail("1.27.0 left the oracle's default setup; move this measurement to a release it has")
+    model, feeds = _matmul_model(8, 8, 8, None, None, "MatMul")
+    got = oracle.count_kernel_instructions(model, feeds, "sbgemm", ort_version="1.27.0",
+                                           session_config={oracle.FASTMATH_CONFIG_KEY: "1"})
+    assert got == SBGEMM_1_27_0_8x8x8
+    assert sum(got.values()) == 173
+
+
+def _recorded(key):
+    import json
+    from pathlib import Path
+
+    data = json.loads((Path(__file__).parents[1] / "data" / "kernel_counts.json").read_text())
+    return data["cases"][key]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", ["1.32.0/sgemm-8x8x8-packed", "1.32.0/qgemm-dot-u8u8-8x8x8-packed"])
+def test_recorded_kernel_counts_are_reproduced(oracle, key):
+    """A consistency check: the file was written by the same function; this catches a change
+    of the routine finder, the normalisation or the recorded inputs."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[2] / "scripts"))
+    try:
+        import record_kernel_counts as record
+    finally:
+        sys.path.pop(0)
+    release, name = key.split("/")
+    if release not in oracle.DEFAULT_SETUP_VERSIONS:
+        pytest.fail(f"{release} is not in the oracle's default setup")
+    assert record.measure(name, release) == _recorded(key)
+
+
+def test_unknown_kernels_are_rejected(oracle):
+    with pytest.raises(ValueError, match="unknown kernel"):
+        oracle.count_kernel_instructions(b"", {}, "hgemm")
