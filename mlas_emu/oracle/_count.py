@@ -1,18 +1,22 @@
 """``count_instructions``: how many BFMMLA, UMMLA, ... the real ONNX Runtime executes.
 
-``-d in_asm,exec,nochain -dfilter RANGES`` logs each translated block in RANGES with its
-instruction words, and one ``Trace`` line per execution of such a block (``nochain`` stops QEMU
-from jumping block to block without logging). Count = sum over executed blocks of the counted
+``-d in_asm,exec,nochain -dfilter RANGES`` (QEMU's logging options: ``qemu-aarch64 -d help``
+and the "-d" / "-dfilter" entries of the QEMU user-mode documentation) logs each translated
+block that starts in RANGES with its instruction words, and one ``Trace`` line per execution of
+such a block (``nochain`` stops QEMU from jumping block to block without logging). Count = sum over executed blocks of the counted
 words they hold. Without ``-dfilter`` the log of one session is tens of GB, so RANGES matter:
 - fast path: the words that encode a counted instruction are found in the executable segments of
   ONNX Runtime's native libraries, and their load addresses are read from a live worker's
   /proc/self/maps (guest addresses are the same from run to run; the logged run reports its own
   map, and a different layout falls back to the next path);
-- DESIGN section 5's recipe: a first run with ``-d in_asm`` finds the translated blocks that hold
+- the two-run recipe: a first run with ``-d in_asm`` finds the translated blocks that hold
   a counted word, a second run logs those.
 
-Instructions are recognized from their encodings (Arm ARM DDI0487, A64 Advanced SIMD encodings),
-not from QEMU's disassembler, which prints the MMLA words as ``.byte``.
+Instructions are recognized from their encodings (Arm ARM DDI0487, "A64 Instruction Set
+Encoding": Advanced SIMD three-same (extra), vector x indexed element, and SVE integer matrix
+multiply / dot product groups), not from QEMU's disassembler, which may print the MMLA words as
+``.byte``. :func:`mlas_emu.oracle.count_kernel_instructions` counts every instruction of the
+kernel routines instead.
 """
 
 from __future__ import annotations
@@ -86,7 +90,7 @@ def count_instructions(model, feeds, *, mnemonics=DEFAULT_MNEMONICS, ort_version
 
 
 #: QEMU tests every executed block against every -dfilter range: with FMLA, whose words are all
-#: over ORT (about 120 ranges), one run is slower than DESIGN's two runs (measured 55 s vs 35 s);
+#: over ORT (about 120 ranges), one run is slower than the two-run recipe (measured 55 s vs 35 s);
 #: the MMLA and DOT kernels fit in a handful of ranges (one run: 6 s, two runs: 13 s).
 MAX_FAST_RANGES = 16
 
@@ -116,7 +120,7 @@ def _count_one_run(run: bytes, version, cpu, mnemonics, tmp: Path) -> dict[str, 
 
 
 def _count_two_runs(run: bytes, version, cpu, mnemonics, tmp: Path) -> dict[str, int]:
-    """DESIGN section 5's recipe: ``-d in_asm`` finds the blocks, a second run counts them."""
+    """The two-run recipe: ``-d in_asm`` finds the blocks, a second run counts them."""
     request = run + _message({"op": "exit"})
     first = tmp / "in_asm.log"
     _run_logged(request, version, cpu, first, "in_asm", None)
