@@ -1,7 +1,7 @@
 """The package's layering, read from the source: imports run one way, every module has a layer,
 and the core imports nothing optional.
 
-base (``_jit``, ``_host_fp``, ``_cli_args``, ``errors``, ``_version`` and the data tables
+base (``_jit``, ``_cli_args``, ``errors``, ``_version`` and the data tables
 ``releases`` and ``cpus``) <- isa (instructions) <- mlas (MLAS packing, kernels, drivers)
 <- ort (operators, releases) <- analysis / teach. ``oracle`` stands beside them: it checks the
 emulator, so it computes nothing with it (it reads the release list of ``ort.versions``, and its
@@ -36,7 +36,7 @@ LAYER_OF = {
     "mlas_emu.__main__": "top",
     "mlas_emu.cli": "top",
     "mlas_emu.demo": "demo",
-    **{f"mlas_emu.{name}": "base" for name in ("_jit", "_host_fp", "_cli_args", "errors", "_version",
+    **{f"mlas_emu.{name}": "base" for name in ("_jit", "_cli_args", "errors", "_version",
                                                 "releases", "cpus")},
     **{f"mlas_emu.{name}": name for name in _EMULATOR},
     "mlas_emu.oracle": "oracle",
@@ -158,10 +158,9 @@ def test_the_table_names_real_modules_and_layers():
 
 
 def test_the_scan_sees_relative_lazy_and_absolute_imports():
-    names = imported_modules(PACKAGE / "teach" / "_plan.py")
-    assert "mlas_emu.mlas.threading.gemm_thread_ranges" in names  # from ..mlas.threading import ...
-    names = imported_modules(PACKAGE / "teach" / "_sgemm.py")
-    assert "mlas_emu.mlas.sgemm.sgemm" in names  # inside a function
+    names = imported_modules(PACKAGE / "teach" / "throughput.py")
+    assert "mlas_emu.mlas.schedule.KernelCall" in names  # from ..mlas.schedule import ...
+    assert "mlas_emu.mlas.qgemm_kernel_dot_asm" in names  # inside a function
     assert any(n.startswith("mlas_emu._jit") for n in imported_modules(PACKAGE / "isa" / "fp.py"))
     assert "mlas_emu.oracle._cli" in imported_modules(PACKAGE / "cli.py")  # a name in a tuple
 

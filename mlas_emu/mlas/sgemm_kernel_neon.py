@@ -35,7 +35,6 @@ import numpy as np
 from mlas_emu._jit import njit, prange
 from mlas_emu.isa.fp32 import fp_mul, fp_mul_add
 
-from .sgemm_kernel_asm import kernel_rows as process_rows  # noqa: F401  (teach's SGEMM calls)
 
 #: ``MLAS_SGEMM_STRIDEN`` / ``MLAS_SGEMM_STRIDEK`` (mlasi.h): non-packed slices.
 STRIDE_N = 128

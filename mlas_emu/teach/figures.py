@@ -96,7 +96,7 @@ def packed_b_layout(N: int = 12, K: int = 8):
     ax = fig.subplots()
     labels, colors = {}, {}
     for v, rec in enumerate(vectors):
-        for lane, co in enumerate(rec.lanes[rec.operands[0]]):
+        for lane, co in enumerate(next(iter(rec.lanes.values()))):
             labels[(lane, v)] = f"k{co[1]}\nc{co[2]}" if co else "0"
             colors[(lane, v)] = _COLORS[(co[2] // 2) % len(_COLORS)] + "77" if co else "#eeeeee"
     _grid(ax, 8, len(vectors), labels, colors, f"Packed B (bf16), N={N}, K={K}: each 16-byte vector\n"

@@ -31,14 +31,13 @@ the measured end-to-end speed-ups (1.65x bf16 fastmath, 1.3x int8 MMLA).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
 
 from ..mlas import sbgemm, sbgemm_kernel_asm
 from ..mlas.schedule import KernelCall
-from . import _mmla, _plan, _sgemm
 
 #: LLVM's file the costs are taken from.
 SOURCE = "llvm/llvm-project llvm/lib/Target/AArch64/AArch64SchedNeoverseV1.td"
@@ -158,41 +157,43 @@ def estimate(records) -> Estimate:
 
 
 @lru_cache(maxsize=None)
-def _call_estimate(kernel: str, rows: int, count_n: int, count_k: int, zero_mode: bool) -> Estimate:
-    call = _plan.KernelCall(0, 0, rows, 0, count_n, 0, count_k, zero_mode)
-    big = 1 << 30
+def _call_estimate(kernel: str, routine: str, call: KernelCall) -> Estimate:
+    """The estimate of one routine call (the records of its schedule; calls at another place in
+    the product have the same records, so the cache key ignores where)."""
+    return estimate(_schedule(kernel, routine, call))
+
+
+def _schedule(kernel: str, routine: str, call: KernelCall) -> list:
+    from ..mlas import qgemm_kernel_dot_asm, qgemm_kernel_mmla_asm, sgemm_kernel_asm
+
+    signed = kernel.endswith("s8s8")
     if kernel == "sbgemm":
-        recs = sbgemm_kernel_asm.schedule(KernelCall(0, 0, rows, 0, count_n, 0, count_k, zero_mode))
-    elif kernel == "qgemm-s8s8":
-        recs = _mmla.kernel_records(_mmla.SMMLA, call, big, big, big)
-    elif kernel in ("qgemm-u8u8", "qgemm-u8s8"):
-        recs = _mmla.kernel_records(_mmla.UMMLA, call, big, big, big)
-    elif kernel == "sgemm":
-        recs = _sgemm.kernel_records(call, big, big)
-    else:
-        recs = _dot_call_records(kernel, rows, count_n, count_k, zero_mode)
-    return estimate(recs)
+        return sbgemm_kernel_asm.schedule(call)
+    if kernel == "sgemm":
+        return (sgemm_kernel_asm.gemv_schedule if routine == "gemv" else sgemm_kernel_asm.schedule)(call)
+    if kernel.startswith("qgemm-dot"):
+        return qgemm_kernel_dot_asm.schedule(call, kernel="sdot" if signed else "udot")
+    return qgemm_kernel_mmla_asm.schedule(call, kernel="smmla" if signed else "ummla")
 
 
-def _dot_call_records(kernel, rows, count_n, count_k, zero_mode):
-    from ..mlas import qgemm_kernel_dot_asm
-    from ..mlas.schedule import KernelCall
+def _routine_calls(kernel: str, M: int, N: int, K: int, packed_b: bool) -> list[tuple[str, KernelCall]]:
+    """(routine, call) of one thread running the whole product, from the MLAS driver plans."""
+    from ..mlas import qgemm, qgemm_kernel_udot, sgemm
 
-    call = KernelCall(0, 0, rows, 0, count_n, 0, count_k, zero_mode)
-    return qgemm_kernel_dot_asm.schedule(call, kernel="sdot" if kernel.endswith("s8s8") else "udot")
+    if kernel == "sbgemm":
+        return [("sbgemm", c) for c in sbgemm.kernel_calls(M, N, K, packed_b=packed_b)]
+    if kernel == "sgemm":
+        steps = sgemm.routine_calls(sgemm.plan(M, N, K, packed_b=packed_b), K, packed_b=packed_b)
+        return [(s.routine, s.call) for s in steps if isinstance(s, sgemm.RoutineCall)]
+    driver = qgemm_kernel_udot.plan if kernel.startswith("qgemm-dot") else qgemm.plan_calls
+    return [(kernel, c) for c in driver(M, N, K, packed_b=packed_b)]
 
 
 def gemm_cycles(kernel: str, M: int, N: int, K: int, *, packed_b: bool = True) -> tuple[float, int]:
     """(estimated cycles, multiply-adds executed) of one thread running the whole GEMM."""
-    if kernel == "sbgemm":
-        calls = sbgemm.kernel_calls(M, N, K, packed_b=packed_b)
-    elif kernel == "sgemm":
-        calls = _sgemm.sgemm_calls(M, N, K, packed_b=packed_b, gemv_as_sgemm=True)
-    else:
-        calls = _plan.qgemm_calls(M, N, K, packed_b=packed_b)
     total, macs = 0.0, 0
-    for call in calls:
-        e = _call_estimate(kernel, call.rows, call.count_n, call.count_k, call.zero_mode)
+    for routine, call in _routine_calls(kernel, M, N, K, packed_b):
+        e = _call_estimate(kernel, routine, replace(call, thread=0, m=0, n=0, k=0))
         total += e.cycles
         macs += e.macs
     return total, macs

@@ -21,7 +21,6 @@ from ..mlas.qgemm import instruction_release
 from ..mlas.threading import check_threads
 from ..mlas.trace import InstructionRecord
 from ..ort.versions import resolve_ort_version
-from . import _mmla, _plan
 
 #: Kernel names accepted by :func:`trace`, with what MLAS runs for them.
 KERNELS = {
@@ -169,10 +168,7 @@ def trace(kernel: str, M: int, N: int, K: int, *, packed_b: bool = True, threads
         version = resolve_ort_version(ort_version)
     if not isinstance(faithful, (bool, np.bool_)):
         raise ValueError(f"faithful must be a bool, got {faithful!r}")
-    if kernel == "sbgemm":
-        records = _sbgemm_records(M, N, K, bool(packed_b), threads, version, bool(faithful))
-    else:
-        records = _RECORDERS[kernel](M, N, K, bool(packed_b), threads)
+    records = _records(kernel, M, N, K, bool(packed_b), threads, version, cpu, bool(faithful))
     return Trace(kernel, M, N, K, bool(packed_b), threads, version, tuple(records), cpu)
 
 
@@ -190,47 +186,16 @@ def _kernel_cpu(kernel: str, cpu: str | None) -> str:
     return desc.name
 
 
-def _mmla_records(kernel: _mmla.MmlaKernel, plan):
-    def run(M, N, K, packed_b, threads):
-        out = []
-        for call in plan(M, N, K, packed_b=packed_b, threads=threads):
-            out += _mmla.kernel_records(kernel, call, M, N, K)
-        return out
+def _records(kernel: str, M, N, K, packed_b, threads, version, cpu, faithful) -> list:
+    """The kernel routine's schedule over its MLAS driver plan (:mod:`mlas_emu.mlas`), lanes in
+    the product's coordinates."""
+    from ..mlas import qgemm, qgemm_kernel_udot, sbgemm, sgemm
 
-    return run
+    args = dict(packed_b=packed_b, threads=threads, ort_version=version)
+    if kernel == "sbgemm":
+        return sbgemm.trace_records(M, N, K, faithful=faithful, **args)
+    if kernel == "sgemm":
+        return sgemm.trace_records(M, N, K, cpu=cpu, **args)
+    driver = qgemm_kernel_udot if kernel.startswith("qgemm-dot") else qgemm
+    return driver.trace_records(M, N, K, cpu=cpu, kind=kernel[-4:], **args)
 
-
-def _dot_records(kind: str):
-    def run(M, N, K, packed_b, threads):
-        from ..mlas.qgemm import qgemm_dot_instructions
-
-        a_type, b_type = {"s8s8": (np.int8, np.int8), "u8s8": (np.uint8, np.int8)}.get(kind, (np.uint8, np.uint8))
-        out: list[InstructionRecord] = []
-        qgemm_dot_instructions(np.zeros((M, K), a_type), np.zeros((K, N), b_type), threads=threads,
-                               packed_b=packed_b, trace=out, with_coords=True)
-        return out
-
-    return run
-
-
-def _sgemm_records(M, N, K, packed_b, threads):
-    from . import _sgemm
-
-    return _sgemm.records(M, N, K, packed_b=packed_b, threads=threads)
-
-
-def _sbgemm_records(M, N, K, packed_b, threads, version, faithful):
-    from ..mlas.sbgemm import trace_records
-
-    return trace_records(M, N, K, packed_b=packed_b, threads=threads, ort_version=version, faithful=faithful)
-
-
-_RECORDERS = {
-    "sgemm": _sgemm_records,
-    "qgemm-u8u8": _mmla_records(_mmla.UMMLA, _plan.qgemm_calls),
-    "qgemm-u8s8": _mmla_records(_mmla.UMMLA, _plan.qgemm_calls),
-    "qgemm-s8s8": _mmla_records(_mmla.SMMLA, _plan.qgemm_calls),
-    "qgemm-dot-u8u8": _dot_records("u8u8"),
-    "qgemm-dot-u8s8": _dot_records("u8s8"),
-    "qgemm-dot-s8s8": _dot_records("s8s8"),
-}

@@ -125,10 +125,13 @@ def test_sixteen_bfmmla_per_four_k_for_an_8x8_tile(steps):
 
 
 def test_k_tail_takes_one_more_full_step():
-    # K = 5: one step of 4 and one padded step (the A over-read).
-    t = trace("sbgemm", 8, 8, 5)
+    # K = 5: one step of 4 and one padded step (the A over-read) up to 1.27; from 1.28 the
+    # routine gets K = 8 (A zero-padded) and runs two full steps.
+    t = trace("sbgemm", 8, 8, 5, ort_version="1.27.0")
     assert t.counts["bfmmla"] == 32
     assert any("over-read" in r.note for r in t)
+    new = trace("sbgemm", 8, 8, 5, ort_version="1.28.0")
+    assert new.counts["bfmmla"] == 32 and not any("over-read" in r.note for r in new)
 
 
 def test_threads_change_the_row_split_and_the_count():
@@ -152,7 +155,8 @@ def test_text_and_html():
     html = t._repr_html_()
     assert "<table>" in html and "ummla" in html
     assert len(t) == sum(t.counts.values())
-    assert t.bytes_loaded > 0 and t.bytes_stored == 2 * 2 * 4
+    c_stores = sum(r.bytes_stored for r in t if any(c and c[0] == "C" for lanes in r.lanes.values() for c in lanes))
+    assert t.bytes_loaded > 0 and c_stores == 2 * 2 * 4 < t.bytes_stored  # and the saved registers
 
 
 @pytest.mark.parametrize(
