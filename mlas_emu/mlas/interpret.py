@@ -15,7 +15,11 @@ arithmetic and branches are part of the schedule (they are counted) but change n
 image the results depend on.
 
 Register names follow the assembler: ``v16.4s``, ``v8.8h``, ``v4.16b``, ``v9.s[2]``, ``q8``,
-``d8``, ``s8``, ``x27``, ``w27``; ``{v4.16b - v7.16b}`` lists.
+``d8``, ``s8``, ``x27``, ``w27``; ``{v4.16b - v7.16b}`` lists. SVE: ``z16.s`` / ``z4.b`` / ``z3``
+(the whole vector length, :attr:`Registers.vl` bytes, a multiple of 16: MMLA works on each 128-bit
+segment) and predicates ``p1/m``, ``p0/z``, ``p2.s``. A predicated load or store names ``None``
+for its inactive lanes (a load zeroes them, a store skips them), so predicates need no images;
+the predicated arithmetic modelled (``mla``/``mad`` under ``ptrue``) has every lane active.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ _UINT = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 _VEC = re.compile(r"^v(\d+)\.(\d*)([bhsd])(?:\[(\d+)\])?$", re.IGNORECASE)
 _SCALAR_VEC = re.compile(r"^([qdsh])(\d+)$")
 _GPR = re.compile(r"^([xw])(\d+)$")
+_ZREG = re.compile(r"^z(\d+)(?:\.([bhsdq]))?$", re.IGNORECASE)
+_PREG = re.compile(r"^p(\d+)(?:/[mz]|\.[bhsd])?$", re.IGNORECASE)
 _SCALAR_BYTES = {"q": 16, "d": 8, "s": 4, "h": 2}
 
 
@@ -67,6 +73,12 @@ def parse_reg(name: str) -> Reg | None:
     if m:
         width = _SCALAR_BYTES[m.group(1)]
         return Reg("v", int(m.group(2)), width, 1, None, width)
+    m = _ZREG.match(name)
+    if m:  # SVE vector: lanes = 0 means "the vector length" (Registers.vl)
+        return Reg("z", int(m.group(1)), _SIZES.get((m.group(2) or "b").lower(), 16), 0, None, 0)
+    m = _PREG.match(name)
+    if m:
+        return Reg("p", int(m.group(1)), 1, 0, None, 0)
     m = _GPR.match(name)
     if m:
         width = 8 if m.group(1) == "x" else 4
@@ -100,17 +112,28 @@ class Memory:
 
 @dataclass
 class Registers:
-    """Register images: 32 vector registers of 16 bytes, 31 general-purpose ones of 8."""
+    """Register images: 32 vector registers of 16 bytes, 31 general-purpose ones of 8, and the 32
+    SVE vectors of ``vl`` bytes (0: set by the first SVE load, from the lanes it names). The SVE
+    images are kept apart from ``v``: no modelled routine mixes the two views."""
 
     v: np.ndarray = field(default_factory=lambda: np.zeros((32, 16), np.uint8))
     x: np.ndarray = field(default_factory=lambda: np.zeros((32, 8), np.uint8))
+    vl: int = 0
+    z: np.ndarray = field(default_factory=lambda: np.zeros((32, 256), np.uint8))
+    spills: dict = field(default_factory=dict)
 
     def _bytes(self, reg: Reg) -> np.ndarray:
+        if reg.kind == "z":
+            if not self.vl:
+                raise ValueError("the SVE vector length is unknown: pass Registers(vl=...) or load first")
+            return self.z[reg.number, : self.vl]
         return (self.v if reg.kind == "v" else self.x)[reg.number]
 
     def read(self, reg: Reg) -> np.ndarray:
         """The operand's lanes (a copy), as unsigned integers of the lane size."""
         raw = self._bytes(reg).view(reg.dtype)
+        if reg.kind == "z":
+            return raw.copy()
         if reg.index is not None:
             return raw[reg.index : reg.index + 1].copy()
         return raw[: reg.lanes].copy()
@@ -121,6 +144,9 @@ class Registers:
         raw = self._bytes(reg)
         lanes = raw.view(reg.dtype)
         values = np.asarray(values).astype(reg.dtype, copy=False)
+        if reg.kind == "z":  # SVE writes the whole vector
+            lanes[:] = values.reshape(-1)
+            return
         if reg.index is not None:
             lanes[reg.index] = values.reshape(-1)[0]
             return
@@ -160,13 +186,19 @@ def execute(records, memory: Memory, regs: Registers | None = None) -> Registers
     """
     regs = Registers() if regs is None else regs
     for rec in records:
+        if _sve_spill(rec, regs):
+            continue
         if _is_load(rec.mnemonic):
             for name, lanes in rec.lanes.items():
-                reg = _widen(parse_reg(name), len(lanes))
+                reg = parse_reg(name)
+                if reg.kind == "z" and not regs.vl:
+                    regs.vl = len(lanes) * reg.lane_bytes
+                reg = reg if reg.kind == "z" else _widen(reg, len(lanes))
                 regs.write(reg, [memory.load(c, reg.dtype) for c in lanes])
         elif _is_store(rec.mnemonic):
             for name, lanes in rec.lanes.items():
-                reg = _widen(parse_reg(name), len(lanes))
+                reg = parse_reg(name)
+                reg = reg if reg.kind == "z" else _widen(reg, len(lanes))
                 for value, coord in zip(regs.read(reg), lanes):
                     if coord is not None:
                         memory.store(coord, int(value))
@@ -192,12 +224,31 @@ def _compute(rec, regs: Registers) -> None:
     operands = [parse_reg(o) for o in rec.operands]
     if not operands or operands[0] is None:
         return
-    if operands[0].kind == "v" or rec.mnemonic in ("mov", "movz"):  # scalar arithmetic: addresses, counters
+    if operands[0].kind in ("v", "z") or rec.mnemonic in ("mov", "movz"):  # scalar arithmetic: addresses, counters
         op(regs, rec, operands)
+
+
+def _sve_spill(rec, regs: Registers) -> bool:
+    """``str z2, [x0, #1, mul vl]`` / ``ldr z2, [x0, #1, mul vl]`` without lanes: a spill slot
+    on the stack, named by the address operand (the routine reloads from the same operand)."""
+    if rec.lanes or rec.mnemonic not in ("str", "ldr") or len(rec.operands) < 2:
+        return False
+    reg = parse_reg(rec.operands[0])
+    if reg is None or reg.kind != "z":
+        return False
+    slot = ", ".join(rec.operands[1:])
+    if rec.mnemonic == "str":
+        regs.spills[slot] = regs.read(reg)
+    else:
+        regs.write(reg, regs.spills[slot])
+    return True
 
 
 def _mov(regs, rec, ops):
     dst, src = ops[0], ops[1]
+    if src is None and dst.kind == "z":  # mov z14.s, #1 (DUP immediate): every lane
+        regs.write(dst, np.full(regs.vl // dst.lane_bytes, int(rec.operands[1].lstrip("#"), 0)))
+        return
     if src is None:  # mov x27, #imm
         regs.write(dst, [int(rec.operands[1].lstrip("#"), 0)])
         return
@@ -252,13 +303,50 @@ def _full(reg: Reg) -> Reg:
 
 def _isa(name):
     def run(regs, rec, ops):
+        if ops[0].kind == "z":
+            return _sve_isa(name, regs, ops)
         args = [regs.read(_full(o)) if o.index is None else (regs.read(_full(o)), o.index) for o in ops[1:]]
         regs.write(_full(ops[0]), isa_op(name, regs.read(_full(ops[0])), *args))
 
     return run
 
 
+def _sve_isa(name, regs, ops):
+    """An SVE form: predicates dropped (all lanes active), each 128-bit segment through the
+    Advanced SIMD semantics (MMLA: Arm ARM, SVE ``UMMLA``/``SMMLA`` work per segment)."""
+    vecs = [o for o in ops if o.kind == "z"]
+    segs = [regs.read(Reg("z", o.number, 4 if i == 0 else 1, 0, None, 0)).reshape(-1, 16 // (4 if i == 0 else 1))
+            for i, o in enumerate(vecs)]
+    if name in ("ummla", "smmla", "usmmla"):
+        out = np.stack([isa_op(name, d, n, m) for d, n, m in zip(*segs)])
+    else:
+        out = isa_op(name, segs[0].reshape(-1), *(regs.read(Reg("z", o.number, 4, 0, None, 0)) for o in vecs[1:]))
+    regs.write(Reg("z", vecs[0].number, 4, 0, None, 0), np.asarray(out).reshape(-1))
+
+
+def _sve_movprfx(regs, rec, ops):
+    """``movprfx z16, z28``: a copy (the next instruction overwrites it destructively)."""
+    regs.write(Reg("z", ops[0].number, 1, 0, None, 0), regs.read(Reg("z", ops[1].number, 1, 0, None, 0)))
+
+
+def _sve_mla(addend_first):
+    """``mla zda.s, pg/m, zn.s, zm.s`` (zda += zn * zm) and ``mad zdn.s, pg/m, zm.s, za.s``
+    (zdn = za + zdn * zm), modulo 2^32, every lane active."""
+    def run(regs, rec, ops):
+        d, _, n, m = ops
+        if d.kind != "z":  # the Advanced SIMD forms are not modelled (no schedule uses them)
+            return
+        read = lambda r: regs.read(Reg("z", r.number, 4, 0, None, 0)).astype(np.uint64)
+        acc, prod = (read(d), read(n) * read(m)) if addend_first else (read(m), read(d) * read(n))
+        regs.write(Reg("z", d.number, 4, 0, None, 0), ((acc + prod) & 0xFFFFFFFF).astype(np.uint32))
+
+    return run
+
+
 _OPS = {
+    "movprfx": _sve_movprfx,
+    "mla": _sve_mla(True),
+    "mad": _sve_mla(False),
     "mov": _mov,
     "movz": _mov,  # mov x27, #0 (MOVZ alias): zeroes a general register moved into lanes
     "dup": _dup,
