@@ -19,32 +19,32 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._jit import njit
+from ..isa.tiers import fmaf as tier_fmaf
+from ..isa.tiers import host_keeps_denormals
 from .qgemm import wrap_int32
 
 _F32 = np.float32
 
 
 def fmaf(a, b, c) -> np.ndarray:
-    """IEEE fused multiply-add in binary32 (``fmadd``/``fmla``, round to nearest even), elementwise.
+    """IEEE fused multiply-add in binary32 (``fmadd``/``fmla``, round to nearest even), elementwise
+    over broadcast float32 arrays: the host-FMA tier of :mod:`mlas_emu.isa.tiers` (``llvm.fma.f32``),
+    whose precondition (the host keeps denormals) is checked first."""
+    if not host_keeps_denormals():
+        raise RuntimeError("the host FPU flushes denormals to zero (FTZ/DAZ set in this thread); "
+                           "the fused multiply-add of the output step would not be exact")
+    a, b, c = np.broadcast_arrays(np.asarray(a, _F32), np.asarray(b, _F32), np.asarray(c, _F32))
+    out = np.empty(a.shape, _F32)
+    _fmaf_lanes(np.ascontiguousarray(a).reshape(-1), np.ascontiguousarray(b).reshape(-1),
+                np.ascontiguousarray(c).reshape(-1), out.reshape(-1))
+    return out
 
-    ``a * b`` of two float32 values is exact in float64 (48 significant bits). The sum with ``c``
-    is formed exactly as ``s + err`` (TwoSum), rounded to 53 bits with round-to-odd, then
-    rounded once to float32: rounding to odd at p + 2 or more bits and then to nearest at p bits
-    equals one rounding to nearest (Boldo and Melquiond, 2008). Infinities and NaNs propagate.
-    """
-    p = np.asarray(a, _F32).astype(np.float64) * np.asarray(b, _F32).astype(np.float64)
-    c64 = np.asarray(c, _F32).astype(np.float64)
-    s = p + c64
-    bb = s - p
-    with np.errstate(invalid="ignore"):
-        err = (p - (s - bb)) + (c64 - bb)
-    inexact = np.isfinite(s) & (err != 0)
-    bits = np.array(s, dtype=np.float64, copy=True).view(np.int64)
-    toward_zero = inexact & (np.signbit(err) != np.signbit(s))
-    bits = np.where(toward_zero, bits - 1, bits)
-    bits = np.where(inexact, bits | 1, bits)
-    with np.errstate(over="ignore"):
-        return bits.view(np.float64).astype(_F32)
+
+@njit
+def _fmaf_lanes(a, b, c, out):
+    for i in range(out.size):
+        out[i] = tier_fmaf(a[i], b[i], c[i])
 
 
 def scale_bias_output(acc, scale, bias=None) -> np.ndarray:

@@ -34,6 +34,8 @@ import numpy as np
 
 from mlas_emu._jit import njit, prange
 from mlas_emu.isa.fp32 import fp_mul, fp_mul_add
+from mlas_emu.isa.tiers import fmaf as _fmaf
+from mlas_emu.isa.tiers import host_keeps_denormals
 
 
 #: ``MLAS_SGEMM_STRIDEN`` / ``MLAS_SGEMM_STRIDEK`` (mlasi.h): non-packed slices.
@@ -85,45 +87,6 @@ def pack_b(B: np.ndarray, *, trans_b: bool = False) -> np.ndarray:
 
 # --------------------------------------------------------------------------------------------
 # Fast path: the same chains, vectorised over columns around the host's fused multiply-add
-
-
-def _fmaf_intrinsic():
-    """``llvm.fma.f32``: IEEE fusedMultiplyAdd, one rounding (never ``llvm.fmuladd``, which may
-    split). Lowered to vfmadd on x86 with FMA, else to libm's correctly rounded ``fmaf``."""
-    from llvmlite import ir
-    from numba.core import cgutils, types
-    from numba.extending import intrinsic
-
-    @intrinsic
-    def fmaf(typingctx, x, y, z):
-        sig = types.float32(types.float32, types.float32, types.float32)
-
-        def codegen(context, builder, signature, args):
-            flt = ir.FloatType()
-            fn = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(flt, [flt, flt, flt]), "llvm.fma.f32"
-            )
-            return builder.call(fn, args)
-
-        return sig, codegen
-
-    return fmaf
-
-
-def _fmaf_python(x, y, z):
-    """Pure-Python stand-in for ``llvm.fma.f32`` when numba's JIT is disabled (coverage runs)."""
-    bits = fp_mul_add(int(np.float32(z).view(np.uint32)), int(np.float32(x).view(np.uint32)),
-                      int(np.float32(y).view(np.uint32)))
-    return np.uint32(bits).view(np.float32)
-
-
-def _select_fmaf():
-    import numba
-
-    return _fmaf_python if numba.config.DISABLE_JIT else _fmaf_intrinsic()
-
-
-_fmaf = _select_fmaf()
 
 
 @njit
@@ -232,18 +195,11 @@ def _fma_chains(a, b, acc, i0, rows, j0, j1, k0, k1):
                 ar[c] = _fmaf(brow[c], x, ar[c])
 
 
-@njit
-def _denormal_probe(tiny):
-    return _fmaf(tiny, np.float32(1.0), np.float32(0.0)), np.float32(np.float64(tiny) * 0.5)
-
-
 def check_host_keeps_denormals():
     """Raise ``RuntimeError`` if this thread's FPU flushes denormals (x86 MXCSR FTZ/DAZ, which
     a library built with -ffast-math can set when loaded): the fast path would then lose the
     denormals that Arm keeps (FPCR.FZ = 0)."""
-    tiny = np.float32(2.0**-148)
-    fused, converted = _denormal_probe(tiny)
-    if fused != tiny or converted != np.float32(2.0**-149):
+    if not host_keeps_denormals():
         raise RuntimeError(
             "the host FPU flushes denormals to zero (FTZ/DAZ set in this thread, e.g. by a "
             "library compiled with -ffast-math); mlas_emu's fast SGEMM path would not be exact"
