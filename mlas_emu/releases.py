@@ -9,6 +9,8 @@ between are taken to behave like their measured neighbours. Adding a release: do
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass, replace
 
 #: Every ONNX Runtime release from 1.17.0 to the newest modelled one (the releases published on
@@ -146,7 +148,12 @@ def release(ort_version: str | None) -> Release:
     """The :class:`Release` descriptor of ``ort_version`` (``None``: the newest)."""
     if isinstance(ort_version, Release):
         return ort_version
-    version = resolve_ort_version(ort_version)
+    return _descriptor(resolve_ort_version(ort_version))
+
+
+@functools.lru_cache(maxsize=None)
+def _descriptor(version: str) -> Release:
+    """Built once per release (operators ask for it on every call)."""
     desc = Release(version)
     for first, fields in CHANGES:
         if version_tuple(first) <= version_tuple(version):
