@@ -7,6 +7,8 @@ Runtime session runs under qemu-aarch64 with every candidate routine of every ke
 each routine that ran, keyed by kernel. Run (one QEMU at a time, a few minutes)::
 
     python scripts/record_kernel_counts.py [--ort 1.17.1 --ort 1.32.0] [--only sbgemm-8x8x8-packed]
+
+1.17.1 is not in the oracle's default setup: ``mlas-emu oracle setup --ort-version 1.17.1`` first.
 """
 
 from __future__ import annotations

@@ -144,7 +144,7 @@ def library(version: str) -> Path:
     found = sorted(capi.glob("onnxruntime_pybind11_state*.so"))
     if not found:
         raise OracleUnavailable(f"onnxruntime {version} is not installed in the oracle; run: "
-                                f"mlas-emu oracle setup --ort {version}")
+                                f"mlas-emu oracle setup --ort-version {version}")
     return found[0]
 
 
