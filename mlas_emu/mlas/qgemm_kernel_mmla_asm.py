@@ -14,8 +14,8 @@ same macros with UMMLA or SMMLA as the multiply (``mnemonic``):
   per-column zero points or ``movi #1``, then per row pair ``RowSum * ZP + ColumnSum`` with
   ``mul``/``mov``/``add``), the loop over PackedCountK blocks of 8 k (``ldr`` of each A row
   pair, one ``ld1`` of 4 B column pairs, one MMLA per row pair and column pair);
-* ``OutputBlock``: SbgemmKernelNeon.S's output macros (which were written from these) with the
-  integer ``add`` where SBGEMM has ``fadd`` (:data:`mlas_emu.mlas.sbgemm_kernel_asm._OUTPUT`).
+* ``OutputBlock``: the output macros shared with SbgemmKernelNeon.S, with the integer ``add``
+  where SBGEMM has ``fadd`` (:mod:`mlas_emu.mlas.mmla_kernel_asm`).
 
 Lanes are in the call's coordinates (:mod:`mlas_emu.mlas.schedule`): ``("A", r, k)`` and
 ``("B", k, c)`` as the packed buffers of ``copy_pack_a`` / ``copy_pack_b``
@@ -31,19 +31,10 @@ from __future__ import annotations
 
 import functools
 
-from .sbgemm_kernel_asm import _OUTPUT
+from . import mmla_kernel_asm as shared
 from .schedule import Emitter, KernelCall
 
-_SAVED = ("x19, x20", "x21, x22", "x23, x24", "x25, x26", "x27, x28", "d8, d9", "d10, d11", "d12, d13", "d14, d15")
-
 KERNELS = ("ummla", "smmla")
-
-
-class _Emitter(Emitter):
-    """SbgemmKernelNeon.S's output macros emit ``fadd``; the QGEMM ones add integers."""
-
-    def op(self, mnemonic, *operands, lanes=None, note=""):
-        super().op("add" if mnemonic == "fadd" else mnemonic, *operands, lanes=lanes, note=note)
 
 
 def schedule(call: KernelCall, *, kernel: str = "ummla", zero_point_b: bool = False) -> list:
@@ -61,22 +52,19 @@ def schedule(call: KernelCall, *, kernel: str = "ummla", zero_point_b: bool = Fa
 @functools.lru_cache(maxsize=4096)
 def _cached(rows, count_n, count_k, zero_mode, mnemonic, per_column) -> tuple:
     call = KernelCall(0, 0, rows, 0, count_n, 0, count_k, zero_mode)
-    e = _Emitter()
+    e = Emitter()
     e.op("ldr", "x10", "[sp, #0]", note="ColumnSumBuffer (stack argument)")
     e.op("ldr", "x11", "[sp, #8]", note="ZeroPointB (stack argument)")
-    e.op("stp", *_SAVED[0].split(", "), "[sp, #-144]!", note="save x19-x28, d8-d15")
-    for pair in _SAVED[1:]:
-        e.op("stp", *pair.split(", "), "[sp]")
-    for i in range(7):
-        e.op("add", f"x{13 + i}", "x2" if i == 0 else f"x{12 + i}", "x6, lsl #2", note=f"C row {i + 1}")
+    shared.save_registers(e)
+    shared.c_row_pointers(e, "x6")
     e.op("mov", "x8", "x0", note="save A")
     e.op("ld1", "{v12.4s}", "[x7], #16", lanes={"v12.4s": _row_sums(call, 0)}, note="row sums 0-3")
     _select_rows(e, call)
-    _process_rows(e, call, mnemonic, per_column)
-    e.op("mov", "x0", "x4", note="return the rows handled")
-    for pair in reversed(_SAVED):
-        e.op("ldp", *pair.split(", "), "[sp]")
-    e.op("ret")
+    def compute(e, call, width, col):
+        _compute_block_loop(e, call, mnemonic, per_column, width, col)
+
+    shared.process_rows(e, call, compute, "x8", add="add")
+    shared.exit_kernel(e)
     return tuple(e.records)
 
 
@@ -97,57 +85,6 @@ def _select_rows(e: Emitter, call: KernelCall) -> None:
         e.op("b", f"lt .ProcessCountMLessThan{limit}")
         if call.rows >= limit:
             return
-
-
-def _process_rows(e: Emitter, call: KernelCall, mnemonic: str, per_column: bool) -> None:
-    """``ProcessRows``: the N walk; every path ends with a branch to ExitKernel (or ``cbz``)."""
-    left, col = call.count_n, 0
-    e.op("movz", "x4", f"#{call.rows}", note="rows handled")
-    e.op("cmp", "x5", "#6")
-    e.op("b", "le .ProcessNextColumnLoop6x")
-    while left > 6:  # ProcessNextColumnLoop8x
-        _compute_block_loop(e, call, mnemonic, per_column, 8, col)
-        left -= 8
-        e.op("sub", "x5", "x5", "#8")
-        e.op("cmp", "x5", "#0")
-        e.op("b", "lt .Output14ElementsOnly")
-        if left < 0:
-            _output_block(e, call, 7, col)
-            e.op("b", ".ExitKernel")
-            return
-        _output_block(e, call, 8, col)
-        e.op("mov", "x0", "x8", note="reload A")
-        e.op("cmp", "x5", "#6")
-        e.op("b", "gt .ProcessNextColumnLoop8x")
-        col += 8
-        if left <= 6:
-            e.op("cbz", "x5", ".ExitKernel")
-            if left == 0:
-                return
-    for width, limit in ((6, 4), (4, 2), (2, None)):
-        if limit is not None:
-            e.op("cmp", "x5", f"#{limit}")
-            e.op("b", f"le .ProcessNextColumnLoop{width - 2}x")
-            if left <= limit:
-                continue
-        _compute_block_loop(e, call, mnemonic, per_column, width, col)
-        e.op("sub", "x5", "x5", f"#{width}")
-        e.op("cmp", "x5", "#0")
-        e.op("b", f"lt .Output{2 * width - 2}ElementsOnly")
-        if left < width:
-            _output_block(e, call, left, col)
-        else:
-            _output_block(e, call, width, col)
-            e.op("mov", "x0", "x8", note="reload A")
-            e.op("cmp", "x5", f"#{limit or 2}")
-            if limit is not None:
-                e.op("b", f"gt .ProcessNextColumnLoop{width}x")
-        e.op("b", ".ExitKernel")
-        return
-
-
-def _pairs(rows: int) -> int:
-    return max(1, rows // 2)
 
 
 def _column_lanes(kind: str, call: KernelCall, first: int) -> tuple:
@@ -179,7 +116,7 @@ def _init_block_accumulators(e: Emitter, call: KernelCall, per_column: bool, wid
             e.op("dup", "v6.4s", f"v{4 + q // 2}.s[{2 * (q % 2)}]")
             e.op("dup", "v7.4s", f"v{4 + q // 2}.s[{2 * (q % 2) + 1}]")
             e.op("zip1", f"v{8 + q}.4s", "v6.4s", "v7.4s")
-    for p in range(_pairs(call.rows)):
+    for p in range(shared.pairs(call.rows)):
         src = f"v{12 + p // 2}"
         e.op("dup", "v4.4s", f"{src}.s[{2 * (p % 2)}]", note=f"row sums {2 * p}, {2 * p + 1}")
         e.op("dup", "v5.4s", f"{src}.s[{2 * (p % 2) + 1}]")
@@ -228,13 +165,13 @@ def _multiply_step(e: Emitter, call: KernelCall, mnemonic: str, width: int, col:
     if call.rows == 1:
         e.op("ldr", "q8", "[x0], #8", lanes={"v8.16b": _a_lanes(call, 0, kb)},
              note=f"A row 0, k={k0}..{k0 + 7} (upper half: the next 8 k, a phantom row)")
-    for p in range(_pairs(call.rows) if call.rows > 1 else 0):
+    for p in range(shared.pairs(call.rows) if call.rows > 1 else 0):
         e.op("ldr", f"q{8 + p}", "[x0], #16", lanes={f"v{8 + p}.16b": _a_lanes(call, p, kb)},
              note=f"A rows {2 * p}-{2 * p + 1}, k={k0}..{k0 + 7}")
     e.op("ld1", "{v4.16b - v7.16b}", "[x1], #64",
          lanes={f"v{4 + q}.16b": _b_lanes(call, col + 2 * q, kb) for q in range(4)},
          note=f"B columns {col}..{col + 7}, k={k0}..{k0 + 7}")
-    for p in range(_pairs(call.rows)):
+    for p in range(shared.pairs(call.rows)):
         a_reg = _a_lanes(call, p, kb)
         for q in range(width // 2):
             vd, vn, vm = f"v{16 + 4 * p + q}.4s", f"v{8 + p}.16b", f"v{4 + q}.16b"
@@ -245,9 +182,3 @@ def _multiply_step(e: Emitter, call: KernelCall, mnemonic: str, width: int, col:
                  note=f"rows {2 * p}-{2 * p + 1} x columns {col + 2 * q}-{col + 2 * q + 1}, k={k0}..{k0 + 7}")
 
 
-def _output_block(e: Emitter, call: KernelCall, columns: int, col: int) -> None:
-    """``OutputBlock``: ``OutputRow<2*columns>Element`` per row pair; a single last row is not
-    stored (last_row)."""
-    for p in range(_pairs(call.rows)):
-        _OUTPUT[columns](e, call.zero_mode, (("x2", "x13"), ("x14", "x15"), ("x16", "x17"), ("x18", "x19"))[p],
-                         16 + 4 * p, 2 * p, col, 2 * p + 1 >= call.rows)
