@@ -25,16 +25,16 @@ or thread split. Two paths compute it:
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..cpus import resolve_cpu
-from ..releases import ORT_RELEASES, release
+from ..releases import release
 from . import qgemm_kernel_mmla_asm as mmla_asm
+from . import qgemm_kernel_sve_asm as sve_asm
 from . import qgemm_kernel_smmla, qgemm_kernel_ummla
-from .interpret import Memory, execute
+from .interpret import Memory, Registers, execute
 from .schedule import KernelCall
 from .threading import check_threads, gemm_thread_ranges, partition
 
@@ -82,33 +82,23 @@ def thread_ranges(m: int, n: int, k: int, threads: int, batch: int = 1,
 
 
 def instruction_release(ort_version, cpu):
-    """The release whose QGEMM kernel the instruction path and traces model on ``cpu``.
+    """The release whose QGEMM kernel the instruction path and traces model on ``cpu``:
+    ``ort_version``'s (None: the newest). From 1.30.0 a CPU with SVE and I8MM runs the SVE kernel
+    (:attr:`~mlas_emu.releases.Release.qgemm_sve_kernel`, :func:`sve_bits`)."""
+    resolve_cpu(cpu)
+    return release(ort_version)
 
-    The modelled kernels are MLAS's Advanced SIMD ones (UMMLA/SMMLA with I8MM, UDOT/SDOT
-    without). From 1.30.0 a CPU with SVE and I8MM runs an SVE kernel instead
-    (:attr:`~mlas_emu.releases.Release.qgemm_sve_kernel`), which is not modelled: ``None`` then
-    means the newest release that runs a modelled kernel there, and naming a later one raises.
-    """
+
+def sve_bits(rel, cpu) -> int:
+    """The SVE vector length QGEMM's kernel runs at under release ``rel`` on ``cpu``, 0 for the
+    Advanced SIMD kernels: the SVE dispatch (``MlasGemmU8X8DispatchUmmlaSve``, installed when
+    ``HasArmSVE_I8MM``) from 1.30.0 on a CPU with SVE and I8MM."""
     desc = resolve_cpu(cpu)
-    sve_mmla = desc.sve_bits > 0 and desc.i8mm
-    if ort_version is not None:
-        rel = release(ort_version)
-        if sve_mmla and rel.qgemm_sve_kernel:
-            raise ValueError(
-                f"ONNX Runtime {rel.version} runs an SVE QGEMM kernel (SVE UMMLA/SMMLA) on {desc.name}, "
-                "whose instruction sequence is not modelled (its int32 results are: use path='fast'); "
-                f"the newest release with the modelled kernel there is {_last_neon_qgemm_release()}")
-        return rel
-    return release(_last_neon_qgemm_release() if sve_mmla else None)
-
-
-@functools.lru_cache(maxsize=None)
-def _last_neon_qgemm_release() -> str:
-    return [v for v in ORT_RELEASES if not release(v).qgemm_sve_kernel][-1]
+    return desc.sve_bits if release(rel).qgemm_sve_kernel and desc.sve_bits and desc.i8mm else 0
 
 
 def plan_calls(M: int, N: int, K: int, *, packed_b: bool = True, threads: int = 1, ort_version=None,
-               kernel_rows=qgemm_kernel_ummla.kernel_rows) -> tuple[KernelCall, ...]:
+               kernel_rows=qgemm_kernel_ummla.kernel_rows, sve: bool = False) -> tuple[KernelCall, ...]:
     """The driver plan of one ``M x N x K`` QGEMM: every kernel call, threads in id order.
 
     ``MlasGemmBatch``'s thread ranges (:func:`thread_ranges`), then per thread
@@ -117,8 +107,11 @@ def plan_calls(M: int, N: int, K: int, *, packed_b: bool = True, threads: int = 
     slices, N slices, M panels of 24, and in each panel ``MlasGemmQuantKernel`` called until its
     rows are handled (``kernel_rows(CountM)`` rows per call, the MMLA routines' by default).
     ZeroMode is the first K slice (``IsAccumulateMode`` is never set by the operators modelled).
+    ``sve``: the SVE dispatch of 1.30+ (panels of 12 rows, :func:`.qgemm_kernel_sve_asm.call_rows`).
     """
-    strides = qgemm_kernel_ummla.PACKED_STRIDES if packed_b else qgemm_kernel_ummla.STRIDES
+    mod = sve_asm if sve else qgemm_kernel_ummla
+    strides = mod.PACKED_STRIDES if packed_b else mod.STRIDES
+    kernel_rows = sve_asm.call_rows if sve else kernel_rows
     calls = []
     for tid, (m0, count_m, n0, count_n) in enumerate(thread_ranges(M, N, K, threads, ort_version=ort_version)):
         if count_m <= 0 or count_n <= 0:
@@ -212,30 +205,39 @@ def global_records(records, call: KernelCall) -> list:
     return out
 
 
-def run_plan(calls, a, b, zero_point_a=0, zero_point_b=0, *, packed_b=True, trace=None) -> np.ndarray:
+def run_plan(calls, a, b, zero_point_a=0, zero_point_b=0, *, packed_b=True, trace=None, sve_bits=0) -> np.ndarray:
     """The instruction path: each call's schedule (:func:`.qgemm_kernel_mmla_asm.schedule`, UMMLA or
-    SMMLA by the types) run by :func:`mlas_emu.mlas.interpret.execute` on its operands
-    (:func:`call_memory`); returns C (int32). ``trace``, if a list, receives the records in the
-    GEMM's coordinates (:func:`global_records`)."""
+    SMMLA by the types; with ``sve_bits`` the SVE routine's, :func:`.qgemm_kernel_sve_asm.schedule`)
+    run by :func:`mlas_emu.mlas.interpret.execute` on its operands (:func:`call_memory`); returns C
+    (int32). ``trace``, if a list, receives the records in the GEMM's coordinates
+    (:func:`global_records`)."""
     kernel = kernel_family(a.dtype == np.int8, b.dtype == np.int8).MNEMONIC
     ops = GemmOperands.of(a, b, zero_point_a, zero_point_b, packed_b=packed_b)
     per_column = np.ndim(ops.zero_point_b) == 1
     c = np.zeros((a.shape[0], b.shape[1]), np.int32)
     for call in calls:
-        records = mmla_asm.schedule(call, kernel=kernel, zero_point_b=per_column)
-        execute(records, call_memory(call, ops, c))
+        records = _schedule(call, kernel, per_column, sve_bits)
+        execute(records, call_memory(call, ops, c), Registers(vl=sve_bits // 8))
         if trace is not None:
             trace += global_records(records, call)
     return c
 
 
+def _schedule(call, kernel, per_column, bits):
+    if bits:
+        return sve_asm.schedule(call, kernel=kernel, zero_point_b=per_column, vector_bits=bits)
+    return mmla_asm.schedule(call, kernel=kernel, zero_point_b=per_column)
+
+
 def qgemm_instructions(a, b, zero_point_a=0, zero_point_b=0, *, threads=1, packed_b=True, trace=None,
-                       ort_version=None):
+                       ort_version=None, sve_bits=0):
     """One QGEMM on a CPU with I8MM, instruction by instruction: the plan (:func:`plan_calls`)
-    run by :func:`run_plan`. ``zero_point_b``: an int, or an (N,) array (per column)."""
+    run by :func:`run_plan`. ``zero_point_b``: an int, or an (N,) array (per column).
+    ``sve_bits``: the SVE kernel's vector length (:func:`sve_bits`), 0 for the MMLA kernel."""
     m, k = a.shape
-    calls = plan_calls(m, b.shape[1], k, packed_b=packed_b, threads=threads, ort_version=ort_version)
-    return run_plan(calls, a, b, zero_point_a, zero_point_b, packed_b=packed_b, trace=trace)
+    calls = plan_calls(m, b.shape[1], k, packed_b=packed_b, threads=threads, ort_version=ort_version,
+                       sve=bool(sve_bits))
+    return run_plan(calls, a, b, zero_point_a, zero_point_b, packed_b=packed_b, trace=trace, sve_bits=sve_bits)
 
 
 KINDS = {"u8u8": (np.uint8, np.uint8), "u8s8": (np.uint8, np.int8), "s8s8": (np.int8, np.int8)}
@@ -244,11 +246,13 @@ KINDS = {"u8u8": (np.uint8, np.uint8), "u8s8": (np.uint8, np.int8), "s8s8": (np.
 def trace_records(M: int, N: int, K: int, *, packed_b: bool = True, threads: int = 1, ort_version=None, cpu=None,
                   kind: str = "u8u8", per_column: bool = False) -> list:
     """The records of every MMLA-routine call of an ``M x N x K`` QGEMM of ``kind`` ("u8u8",
-    "u8s8": ``MlasGemmU8X8KernelUmmla{Zero,Add}``; "s8s8": ``MlasGemmS8S8KernelSmmla{Zero,Add}``)
-    in execution order (threads in id order), lanes in the GEMM's coordinates
-    (:func:`global_records`), from the plan the instruction path runs (:func:`plan_calls`).
-    ``per_column``: per-column zero points of B. ``cpu`` needs I8MM (default Graviton3); the
-    release is :func:`instruction_release`'s (the SVE kernel of 1.30+ raises)."""
+    "u8s8": ``MlasGemmU8X8KernelUmmla{Zero,Add}``; "s8s8": ``MlasGemmS8S8KernelSmmla{Zero,Add}``;
+    from 1.30.0 on a CPU with SVE: ``MlasGemmU8X8KernelUmmlaSveImpl`` /
+    ``MlasGemmS8S8KernelSmmlaSveImpl``, whose schedule holds the vector instructions only, see
+    :mod:`.qgemm_kernel_sve_asm`) in execution order (threads in id order), lanes in the GEMM's
+    coordinates (:func:`global_records`), from the plan the instruction path runs
+    (:func:`plan_calls`). ``per_column``: per-column zero points of B. ``cpu`` needs I8MM
+    (default Graviton3); the release is :func:`instruction_release`'s."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {tuple(KINDS)}, got {kind!r}")
     desc = resolve_cpu(cpu)
@@ -256,10 +260,11 @@ def trace_records(M: int, N: int, K: int, *, packed_b: bool = True, threads: int
         raise ValueError(f"{desc.name} has no I8MM: MLAS runs its DOT kernels there "
                          "(mlas_emu.mlas.qgemm_kernel_udot.trace_records)")
     rel = instruction_release(ort_version, desc.name)
+    bits = sve_bits(rel, desc.name)
     kernel = "smmla" if kind == "s8s8" else "ummla"
     out = []
-    for call in plan_calls(M, N, K, packed_b=packed_b, threads=threads, ort_version=rel):
-        out += global_records(mmla_asm.schedule(call, kernel=kernel, zero_point_b=per_column), call)
+    for call in plan_calls(M, N, K, packed_b=packed_b, threads=threads, ort_version=rel, sve=bool(bits)):
+        out += global_records(_schedule(call, kernel, per_column, bits), call)
     return out
 
 
@@ -301,7 +306,7 @@ def gemm_batch(A, B, a_zero_point=0, b_zero_point=0, *, threads=1, packed_b=True
         release(ort_version)  # validated on every path
         return gemm_batch_exact(a, b, zpa, zpb)
     return _gemm_batch_instructions(a, b, zpa, zpb, batch_shape, threads, packed_b, instruction_release(
-        ort_version, desc.name), desc.i8mm, trace)
+        ort_version, desc.name), desc, trace)
 
 
 def _check_batch(A, B, a_zero_point, b_zero_point, packed_b):
@@ -361,7 +366,7 @@ def _batch_zero_point_b(value, B):
     return check_zero_point(arr.reshape(-1), B.dtype, "b_zero_point", length=arr.size).reshape(arr.shape)
 
 
-def _gemm_batch_instructions(a, b, zpa, zpb, batch_shape, threads, packed_b, rel, i8mm, trace):
+def _gemm_batch_instructions(a, b, zpa, zpb, batch_shape, threads, packed_b, rel, cpu, trace):
     """Every GEMM of the batch through the instruction-level driver, each with the threads
     ``MlasGemmBatch`` gives it: passing ``max(target // BatchN, 1)`` as one GEMM's thread count
     reproduces its partition (that GEMM's own target is never smaller)."""
@@ -375,11 +380,12 @@ def _gemm_batch_instructions(a, b, zpa, zpb, batch_shape, threads, packed_b, rel
     a_all = np.broadcast_to(a, batch_shape + (m, k)).reshape(count, m, k)
     b_all = np.broadcast_to(b, batch_shape + (k, n)).reshape(count, k, n)
     zp_all = (np.broadcast_to(zpb, batch_shape + (1, n)).reshape(count, n) if np.ndim(zpb) else [zpb] * count)
-    run = qgemm_instructions if i8mm else qgemm_dot_instructions
+    run = qgemm_instructions if cpu.i8mm else qgemm_dot_instructions
+    extra = {"sve_bits": sve_bits(rel, cpu.name)} if cpu.i8mm else {}
     out = np.zeros((count, m, n), dtype=np.int32)
     for i in range(count):
         out[i] = run(a_all[i], b_all[i], zpa, zp_all[i], threads=per_gemm, packed_b=packed_b, trace=trace,
-                     ort_version=rel)
+                     ort_version=rel, **extra)
     return out.reshape(batch_shape + (m, n))
 
 

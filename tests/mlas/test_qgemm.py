@@ -102,7 +102,7 @@ def test_instruction_path_agrees_with_fast_path(mmla_instructions, shape, kind, 
 def test_mmla_count_matches_real_kernel(mmla_instructions, kind, M, N, K, count):
     A, B, _, _ = draw_case(np.random.default_rng(0), kind, M, N, K, False)
     trace = []
-    qgemm(A, B, path="instructions", trace=trace)
+    qgemm(A, B, path="instructions", trace=trace, ort_version="1.17.1")
     mnemonic = "smmla" if kind == "s8s8" else "ummla"
     assert sum(r.mnemonic == mnemonic for r in trace) == count
 
@@ -195,7 +195,7 @@ def test_trace_counts_the_mmla_the_real_kernel_executes(oracle):
     # 1.29.0: the newest release running the modelled Advanced SIMD kernel on Graviton3
     counts = oracle.count_instructions(model, feeds, mnemonics=("ummla", "smmla"), ort_version="1.29.0")
     trace = []
-    qgemm(feeds["A"], B, path="instructions", trace=trace)  # None: that release (instruction_release)
+    qgemm(feeds["A"], B, path="instructions", trace=trace, ort_version="1.29.0")
     assert counts["smmla"] == 0
     assert sum(r.mnemonic == "ummla" for r in trace) == counts["ummla"]
 
