@@ -207,6 +207,19 @@ def _b_lanes(call, start, kb, segments):
     return tuple(lanes)
 
 
+def _c_lanes(call, p, start_valid, segments):
+    """The 2x2 tile of each segment (rows 2p, 2p+1 x a column pair); None where the result is never
+    stored (phantom row, columns past CountN, a reloaded block)."""
+    start, valid = start_valid
+    lanes = []
+    for s in range(segments):
+        for r in (2 * p, 2 * p + 1):
+            for c in (start + 2 * s, start + 2 * s + 1):
+                ok = r < call.rows and c - start < valid
+                lanes.append(("C", r, c) if ok else None)
+    return tuple(lanes)
+
+
 def _a_reg(call, i):
     """A row pair's register (one row: z1, its row sums stay in z0 for the next tile)."""
     return "z1" if call.rows == 1 else f"z{i}"
@@ -228,7 +241,11 @@ def _k_step(e, call, pairs, starts, mnemonic, kb, segments, loads):
         e.op("ld1b", f"{{{b}.b}}", "p0/z", "[x1]", lanes={f"{b}.b": _b_lanes(call, start, kb, segments)},
              note=f"B columns {start}..{start + 2 * segments - 1}, k={8 * kb}..{8 * kb + 7}")
         for i, p in enumerate(pairs):
-            e.op(mnemonic, f"{_acc(i, j, loads)}.s", f"{_a_reg(call, i)}.b", f"{b}.b",
+            acc, a = f"{_acc(i, j, loads)}.s", f"{_a_reg(call, i)}.b"
+            # lanes of an arithmetic record annotate (the interpreter computes from registers)
+            lanes = {acc: _c_lanes(call, p, starts[j], segments), a: _a_lanes(call, p, kb, segments),
+                     f"{b}.b": _b_lanes(call, start, kb, segments)}
+            e.op(mnemonic, acc, a, f"{b}.b", lanes=lanes,
                  note=f"rows {2 * p}-{2 * p + 1} x columns {start}..{start + 2 * segments - 1}, k={8 * kb}..{8 * kb + 7}")
 
 
