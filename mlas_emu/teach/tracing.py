@@ -21,6 +21,7 @@ from ..mlas.qgemm import instruction_release
 from ..mlas.threading import check_threads
 from ..mlas.trace import InstructionRecord
 from ..ort.versions import resolve_ort_version
+from ..releases import ORT_RELEASES
 
 #: Kernel names accepted by :func:`trace`, with what MLAS runs for them.
 KERNELS = {
@@ -33,6 +34,11 @@ KERNELS = {
     "qgemm-dot-u8s8": "QGEMM u8 x s8 with DotProd only: QgemmU8X8KernelUdot.S, B flipped (UDOT)",
     "qgemm-dot-s8s8": "QGEMM s8 x s8 with DotProd only: QgemmS8S8KernelSdot.S (SDOT)",
 }
+
+EVERY_INSTRUCTION = "every instruction"
+#: The SVE QGEMM routine is compiler output: its vector data path (the loads, MMLA, shuffles and
+#: stores of :data:`mlas_emu.mlas.qgemm_kernel_sve_asm.COUNTED`) is modelled, its scalar code not.
+DATA_PATH = "the vector data path"
 
 #: The largest M*N*K a trace is built for (traces are for learning, not for whole models).
 MAX_VOLUME = 1 << 20
@@ -51,6 +57,9 @@ class Trace:
     ort_version: str
     records: tuple[InstructionRecord, ...] = field(repr=False)
     cpu: str = DEFAULT_CPU
+    #: what the records cover: :data:`EVERY_INSTRUCTION`, or :data:`DATA_PATH` for the compiled
+    #: SVE QGEMM routine of 1.30.0+ on Graviton3/4, whose scalar code is not modelled
+    covers: str = "every instruction"
 
     def __len__(self) -> int:
         return len(self.records)
@@ -74,15 +83,23 @@ class Trace:
     def bytes_stored(self) -> int:
         return sum(r.bytes_stored for r in self.records)
 
+    def routine(self) -> str:
+        """What MLAS runs for this trace's kernel, release and CPU."""
+        if self.covers == DATA_PATH:
+            return (f"QGEMM on the compiled SVE routine of 1.30.0+ (MlasGemm{'S8S8KernelSmmla' if self.kernel.endswith('s8s8') else 'U8X8KernelUmmla'}SveImpl): "
+                    "its vector data path only")
+        return KERNELS[self.kernel]
+
     def header(self) -> str:
         return (
             f"{self.kernel} M={self.M} N={self.N} K={self.K} packed_b={self.packed_b} "
-            f"threads={self.threads} ort={self.ort_version}: {len(self)} instructions"
+            f"threads={self.threads} ort={self.ort_version} cpu={self.cpu}: {len(self)} instructions"
+            + ("" if self.covers == EVERY_INSTRUCTION else f" ({self.covers} only)")
         )
 
     def to_text(self, limit: int | None = None) -> str:
         """Assembly-like listing, one instruction a line with its note as a comment."""
-        lines = [f"// {self.header()}", f"// {KERNELS[self.kernel]}"]
+        lines = [f"// {self.header()}", f"// {self.routine()}"]
         shown = self.records if limit is None else self.records[:limit]
         for r in shown:
             ops = ", ".join(r.operands)
@@ -107,7 +124,7 @@ class Trace:
             )
         more = f"<p>... {len(self.records) - 200} more</p>" if len(self.records) > 200 else ""
         return (
-            f"<div><b>{html.escape(self.header())}</b><br>{html.escape(KERNELS[self.kernel])}"
+            f"<div><b>{html.escape(self.header())}</b><br>{html.escape(self.routine())}"
             f"<p>counts: {html.escape(counts)}</p><details><summary>instructions</summary>"
             "<table><tr><th>#</th><th>op</th><th>operands</th><th>loaded</th><th>stored</th>"
             f"<th>note</th></tr>{''.join(rows)}</table>{more}</details></div>"
@@ -139,10 +156,12 @@ def trace(kernel: str, M: int, N: int, K: int, *, packed_b: bool = True, threads
     run and which rows or columns each gets (threads follow one another in the trace; a trace is
     at most :data:`MAX_VOLUME` multiply-adds, so at most 17 threads run and no release's cap of
     64 applies).
-    ``ort_version``: any modelled release (:data:`mlas_emu.releases.ORT_RELEASES`; the kernels
-    traced here are the same in all of them), except that from 1.30.0 Graviton3/4 run an SVE QGEMM
-    kernel that is not modelled: for the QGEMM kernels there, None means 1.29.0 and a later
-    release raises (:func:`mlas_emu.mlas.qgemm.instruction_release`). ``cpu``: a name of :data:`mlas_emu.cpus.CPUS` that
+    ``ort_version``: any modelled release (:data:`mlas_emu.releases.ORT_RELEASES`, None: the
+    newest). The assembly routines are the same in all of them; from 1.30.0 Graviton3/4 run
+    QGEMM on a compiled SVE routine instead, of which only the vector data path is modelled
+    (``Trace.covers`` says :data:`DATA_PATH`; its MMLA, load, shuffle and store counts equal the
+    real routine's, the scalar instructions are left out): for the QGEMM MMLA kernels there,
+    None means the newest release traced instruction by instruction (1.29.0). ``cpu``: a name of :data:`mlas_emu.cpus.CPUS` that
     runs ``kernel`` (the MMLA kernels need BF16 and I8MM, Graviton3/4; the DOT kernels are what
     Graviton2 runs); None picks the default CPU, or Graviton2 for the DOT kernels. Among CPUs that
     run a kernel, the trace does not depend on the CPU. ``faithful`` (SBGEMM): lanes name what
@@ -162,14 +181,24 @@ def trace(kernel: str, M: int, N: int, K: int, *, packed_b: bool = True, threads
         raise ValueError(f"packed_b must be a bool, got {packed_b!r}")
     threads = check_threads(threads)
     cpu = _kernel_cpu(kernel, cpu)
-    if kernel.startswith("qgemm"):  # None: the newest release running the modelled kernel on cpu
+    if kernel.startswith("qgemm"):
         version = instruction_release(ort_version, cpu).version
+        if ort_version is None and _sve(version, cpu):  # the newest fully traced routine there
+            version = [v for v in ORT_RELEASES if not _sve(v, cpu)][-1]
     else:
         version = resolve_ort_version(ort_version)
     if not isinstance(faithful, (bool, np.bool_)):
         raise ValueError(f"faithful must be a bool, got {faithful!r}")
     records = _records(kernel, M, N, K, bool(packed_b), threads, version, cpu, bool(faithful))
-    return Trace(kernel, M, N, K, bool(packed_b), threads, version, tuple(records), cpu)
+    sve = kernel in ("qgemm-u8u8", "qgemm-u8s8", "qgemm-s8s8") and _sve(version, cpu)
+    covers = DATA_PATH if sve else EVERY_INSTRUCTION
+    return Trace(kernel, M, N, K, bool(packed_b), threads, version, tuple(records), cpu, covers)
+
+
+def _sve(version: str, cpu: str) -> bool:
+    from ..mlas.qgemm import sve_bits
+
+    return sve_bits(version, cpu) > 0
 
 
 def _kernel_cpu(kernel: str, cpu: str | None) -> str:
