@@ -34,6 +34,7 @@ from ..releases import release
 from . import qgemm_kernel_mmla_asm as mmla_asm
 from . import qgemm_kernel_sve_asm as sve_asm
 from . import qgemm_kernel_smmla, qgemm_kernel_ummla
+from .dispatch import QGEMM_SVE, QGEMM_UMMLA, Dispatch
 from .interpret import Memory, Registers, execute
 from .schedule import KernelCall
 from .threading import check_threads, gemm_thread_ranges, partition
@@ -98,7 +99,7 @@ def sve_bits(rel, cpu) -> int:
 
 
 def plan_calls(M: int, N: int, K: int, *, packed_b: bool = True, threads: int = 1, ort_version=None,
-               kernel_rows=qgemm_kernel_ummla.kernel_rows, sve: bool = False) -> tuple[KernelCall, ...]:
+               dispatch: Dispatch = QGEMM_UMMLA) -> tuple[KernelCall, ...]:
     """The driver plan of one ``M x N x K`` QGEMM: every kernel call, threads in id order.
 
     ``MlasGemmBatch``'s thread ranges (:func:`thread_ranges`), then per thread
@@ -107,11 +108,11 @@ def plan_calls(M: int, N: int, K: int, *, packed_b: bool = True, threads: int = 
     slices, N slices, M panels of 24, and in each panel ``MlasGemmQuantKernel`` called until its
     rows are handled (``kernel_rows(CountM)`` rows per call, the MMLA routines' by default).
     ZeroMode is the first K slice (``IsAccumulateMode`` is never set by the operators modelled).
-    ``sve``: the SVE dispatch of 1.30+ (panels of 12 rows, :func:`.qgemm_kernel_sve_asm.call_rows`).
+    ``dispatch``: the constants (:mod:`mlas_emu.mlas.dispatch`): the MMLA ones (UMMLA and SMMLA
+    are equal), the DOT ones, or the SVE dispatch of 1.30+ (panels of 12 rows).
     """
-    mod = sve_asm if sve else qgemm_kernel_ummla
-    strides = mod.PACKED_STRIDES if packed_b else mod.STRIDES
-    kernel_rows = sve_asm.call_rows if sve else kernel_rows
+    strides = dispatch.driver_strides(packed_b)
+    kernel_rows = dispatch.kernel_rows
     calls = []
     for tid, (m0, count_m, n0, count_n) in enumerate(thread_ranges(M, N, K, threads, ort_version=ort_version)):
         if count_m <= 0 or count_n <= 0:
@@ -236,7 +237,7 @@ def qgemm_instructions(a, b, zero_point_a=0, zero_point_b=0, *, threads=1, packe
     ``sve_bits``: the SVE kernel's vector length (:func:`sve_bits`), 0 for the MMLA kernel."""
     m, k = a.shape
     calls = plan_calls(m, b.shape[1], k, packed_b=packed_b, threads=threads, ort_version=ort_version,
-                       sve=bool(sve_bits))
+                       dispatch=QGEMM_SVE if sve_bits else QGEMM_UMMLA)
     return run_plan(calls, a, b, zero_point_a, zero_point_b, packed_b=packed_b, trace=trace, sve_bits=sve_bits)
 
 
@@ -263,7 +264,8 @@ def trace_records(M: int, N: int, K: int, *, packed_b: bool = True, threads: int
     bits = sve_bits(rel, desc.name)
     kernel = "smmla" if kind == "s8s8" else "ummla"
     out = []
-    for call in plan_calls(M, N, K, packed_b=packed_b, threads=threads, ort_version=rel, sve=bool(bits)):
+    for call in plan_calls(M, N, K, packed_b=packed_b, threads=threads, ort_version=rel,
+                           dispatch=QGEMM_SVE if bits else QGEMM_UMMLA):
         out += global_records(_schedule(call, kernel, per_column, bits), call)
     return out
 

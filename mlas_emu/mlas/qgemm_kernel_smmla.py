@@ -14,10 +14,12 @@ from __future__ import annotations
 import numpy as np
 
 from . import qgemm_kernel_ummla as _ummla
-from .qgemm_kernel_ummla import PACKED_K, PACKED_STRIDES, STRIDE_M, STRIDES, kernel_rows
+from .dispatch import QGEMM_SMMLA
 
-__all__ = ["PACKED_K", "STRIDES", "PACKED_STRIDES", "STRIDE_M", "MNEMONIC", "fixup_zero_point_b",
-           "copy_pack_a", "copy_pack_b", "kernel_rows"]
+__all__ = ["MNEMONIC", "fixup_zero_point_b", "copy_pack_a", "copy_pack_b", "kernel_rows"]
+
+#: Rows one kernel call handles (:data:`mlas_emu.mlas.dispatch.QGEMM_SMMLA`).
+kernel_rows = QGEMM_SMMLA.kernel_rows
 
 MNEMONIC = "smmla"
 

@@ -46,30 +46,18 @@ from __future__ import annotations
 
 import functools
 
-from .qgemm_kernel_ummla import Strides
+from .dispatch import QGEMM_SVE
 from .schedule import Emitter, KernelCall
 
 KERNELS = ("ummla", "smmla")
-
-#: The SVE dispatch's strides (``MLAS_GEMM_U8X8_KERNEL_UMMLA_SVE`` / ``..._SMMLA_SVE``, built with
-#: ``MLAS_SVE_QGEMM_TILE_12X8``: ``Strides{12, 128, 256}``, ``PackedStrides{12, 128, 384}``): a
-#: 24-row product runs two 12-row calls under QEMU (1.32.0, neoverse-v1), not three of 8.
-STRIDES = Strides(M=12, N=128, K=256)
-PACKED_STRIDES = Strides(M=12, N=128, K=384)
 
 #: The mnemonics whose counts this schedule reproduces exactly (the data path).
 COUNTED = ("ummla", "smmla", "ld1b", "ld1rqb", "ld1rd", "ld1rqw", "ld1rw", "ld1w", "st1w", "uzp1", "uzp2",
            "zip1")
 
 
-def call_rows(count_m: int) -> int:
-    """Rows one routine call handles: 12 if 12 <= CountM < 16, else 8, 4, 2 or 1."""
-    if 12 <= count_m < 16:
-        return 12
-    for rows in (8, 4, 2):
-        if count_m >= rows:
-            return rows
-    return 1
+#: Rows one routine call handles: the dispatch's (12 if 12 <= CountM < 16, else 8, 4, 2 or 1).
+call_rows = QGEMM_SVE.kernel_rows
 
 
 class _Emitter(Emitter):

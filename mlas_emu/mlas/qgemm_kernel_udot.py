@@ -31,15 +31,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .dispatch import QGEMM_DOT
 from .interpret import execute
 from .qgemm_kernel_dot_asm import kernel_rows, schedule
 from .qgemm_kernel_ummla import row_groups
 
-#: ``MLAS_GEMM_U8X8_KERNEL_UDOT::PackedK``: K is packed in blocks of 8.
-PACKED_K = 8
-#: ``Strides`` (M, N, K) and ``PackedStrides`` of the DOT kernels.
-STRIDES = (24, 128, 256)
-PACKED_STRIDES = (24, 128, 384)
+#: ``MLAS_GEMM_U8X8_KERNEL_UDOT::PackedK`` (:data:`mlas_emu.mlas.dispatch.QGEMM_DOT`).
+PACKED_K = QGEMM_DOT.packed_k
 
 
 @dataclass(frozen=True)
@@ -127,7 +125,7 @@ def plan(M: int, N: int, K: int, *, packed_b: bool = True, threads: int = 1, ort
     dispatch's: ``Strides{24, 128, 256}`` / ``PackedStrides{24, 128, 384}`` are the UMMLA ones too."""
     from .qgemm import plan_calls
 
-    return plan_calls(M, N, K, packed_b=packed_b, threads=threads, ort_version=ort_version, kernel_rows=kernel_rows)
+    return plan_calls(M, N, K, packed_b=packed_b, threads=threads, ort_version=ort_version, dispatch=QGEMM_DOT)
 
 
 def run_calls(calls, a, b, zero_point_a=0, zero_point_b=0, *, packed_b=True, spec: DotKernelSpec = UDOT,

@@ -13,28 +13,13 @@ u8s8 runs through this unsigned kernel: every byte of B and B's zero point is XO
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-
-@dataclass(frozen=True)
-class Strides:
-    """``MLAS_GEMM_QUANT_STRIDES``: block sizes of the driver loops."""
-
-    M: int
-    N: int
-    K: int
+from .dispatch import QGEMM_UMMLA
 
 
-#: ``MLAS_GEMM_U8X8_KERNEL_UMMLA::PackedK``: K is packed in blocks of 8 bytes.
-PACKED_K = 8
-#: Strides for B packed on the fly (``Strides{24, 128, 256}``).
-STRIDES = Strides(M=24, N=128, K=256)
-#: Strides for pre-packed B (``PackedStrides{24, 128, 384}``).
-PACKED_STRIDES = Strides(M=24, N=128, K=384)
-#: Dispatch ``StrideM``: the thread partition granule along M (``MlasGemmU8X8DispatchUmmla``).
-STRIDE_M = 8
+#: ``MLAS_GEMM_U8X8_KERNEL_UMMLA::PackedK`` (:data:`mlas_emu.mlas.dispatch.QGEMM_UMMLA`).
+PACKED_K = QGEMM_UMMLA.packed_k
 
 MNEMONIC = "ummla"
 
@@ -138,10 +123,5 @@ def copy_pack_b(b: np.ndarray, *, b_is_signed: bool, flip: bool = True) -> tuple
     return packed, column_sums
 
 
-def kernel_rows(count_m: int) -> int:
-    """Rows one kernel call handles: 8 if CountM >= 8, else 4, 2 or 1 (the routine's compare
-    chain on CountM, its return value)."""
-    for rows in (8, 4, 2):
-        if count_m >= rows:
-            return rows
-    return 1
+#: Rows one kernel call handles: the dispatch's (8, 4, 2 or 1, the routine's compare chain on CountM).
+kernel_rows = QGEMM_UMMLA.kernel_rows

@@ -33,6 +33,7 @@ from ..releases import release
 from . import sbgemm_kernel_asm as asm
 from . import sbgemm_kernel_neon as kn
 from . import sbgemm_plan as plan
+from .dispatch import SBGEMM_NEON
 from ._checks import as_f32_bias, as_f32_matrix
 from .interpret import Memory, execute
 from .schedule import KernelCall
@@ -225,7 +226,7 @@ def _b_operand(call, d, cache):
     b = call.b
     if isinstance(b, plan.AsWritten):
         block = _gather(_fp32_b(d), b.offset, call.count_k, call.count_n, b.ld)
-        bits = np.zeros((kn.align_up(call.count_k, kn.PACKED_K), call.count_n), dtype=np.uint16)
+        bits = np.zeros((kn.align_up(call.count_k, SBGEMM_NEON.packed_k), call.count_n), dtype=np.uint16)
         bits[: call.count_k] = kn.bfcvtn_bits(block)
         return bits, np.ones(bits.shape, dtype=np.bool_)
     if isinstance(b, plan.PackedRead):
@@ -343,10 +344,10 @@ def routine_calls(call: plan.SBGemmCall) -> list[KernelCall]:
     Releases without defect 3 (1.28.0 on) copy A into a zero-padded buffer and pass CountK
     rounded up to a multiple of 4: the routine then runs only full 4-k steps (the oracle counts
     the same BFMMLA but one more ``sub``/``tbz`` per former padded step)."""
-    count_k = call.count_k if call.a.defect else kn.align_up(call.count_k, kn.PACKED_K)
+    count_k = call.count_k if call.a.defect else kn.align_up(call.count_k, SBGEMM_NEON.packed_k)
     out, m = [], 0
     while m < call.count_m:
-        rows = asm.kernel_rows(call.count_m - m)
+        rows = SBGEMM_NEON.kernel_rows(call.count_m - m)
         out.append(KernelCall(call.thread, call.m + m, rows, call.n, call.count_n, call.k, count_k,
                               call.zero_mode, call.bias_first is not None))
         m += rows

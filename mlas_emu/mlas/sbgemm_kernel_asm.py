@@ -22,11 +22,6 @@ _A_ROWS = (("x0", "q8"), ("x10", "q1"), ("x11", "q9"), ("x12", "q1"), ("x20", "q
            ("x22", "q11"), ("x23", "q1"))
 
 
-def kernel_rows(count_m: int) -> int:
-    """``ProcessRows``' row count for CountM: 8, 4, 2 or 1."""
-    return 8 if count_m >= 8 else 4 if count_m >= 4 else 2 if count_m >= 2 else 1
-
-
 def schedule(call: KernelCall) -> list:
     """The records of one routine call (``call.rows`` = the rows it handles)."""
     e = Emitter()

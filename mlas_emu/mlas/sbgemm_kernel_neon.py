@@ -23,12 +23,10 @@ import numpy as np
 from .._jit import njit
 from ._bfdot_chain import bfdot_chains_unpacked, unpack_rows
 from ._isa_bridge import fp_convert_bf_array
+from .dispatch import SBGEMM_NEON
 
 #: ``MLAS_SBGEMM_KERNEL_NEON`` constants (sbgemm_kernel_neon.cpp).
-KERNEL_MAX_M = 8
-PACKED_K = 4
 PACKED_N = 16  # MLAS_SGEMM_STRIDEN_THREAD_ALIGN
-STRIDE_M, STRIDE_N, STRIDE_K = 128, 128, 256  # Strides{128, 128, 256}
 #: ``MlasSBGemmDispatchNeon.BufOverRead``: the kernel may read 32 bytes past a packed buffer.
 BUF_OVER_READ_BYTES = 32
 #: ``MlasGetPreferredBufferAlignment()`` on aarch64 (MLAS_DEFAULT_PREFERRED_BUFFER_ALIGNMENT).
@@ -41,7 +39,7 @@ def align_up(x: int, a: int) -> int:
 
 def pack_b_size(n: int, k: int) -> int:
     """``MlasSBGemmPackBSize``: bytes of the packed B buffer (align(N,16)*align(K,4)*2 + 32, aligned)."""
-    raw = align_up(n, PACKED_N) * align_up(k, PACKED_K) * 2 + BUF_OVER_READ_BYTES
+    raw = align_up(n, PACKED_N) * align_up(k, SBGEMM_NEON.packed_k) * 2 + BUF_OVER_READ_BYTES
     return align_up(raw, BUFFER_ALIGNMENT_BYTES)
 
 
@@ -108,8 +106,8 @@ def convert_pack_b_into(buf: np.ndarray, written: np.ndarray | None, b: np.ndarr
     aligned_n = align_up(count_n, PACKED_N)
     bits = bfcvtn_bits(b) if convert else b
     pos = 0
-    for k in range(0, count_k, STRIDE_K):
-        kb = min(count_k - k, STRIDE_K)
+    for k in range(0, count_k, SBGEMM_NEON.strides.K):
+        kb = min(count_k - k, SBGEMM_NEON.strides.K)
         run = convert_copy_pack_b(bits[k : k + kb], fill)
         buf[pos : pos + run.size] = run
         if written is not None:

@@ -24,12 +24,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import sbgemm_kernel_neon as kn
+from .dispatch import SBGEMM_NEON
 from .threading import gemm_thread_range, partition
 
 #: Lane codes of :class:`Indexed` maps: the packer's zero padding, memory nothing wrote.
 ZERO, UNWRITTEN = -1, -2
 #: Elements of the thread-local B panel (UpAlignSize(Strides.N * Strides.K * sizeof(bf16)) / 2).
-PANEL_B_ELEMENTS = kn.STRIDE_N * kn.STRIDE_K
+PANEL_B_ELEMENTS = SBGEMM_NEON.strides.N * SBGEMM_NEON.strides.K
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def thread_partition(m: int, n: int, k: int, batch: int, threads: int, rel) -> P
 
 def non_packed_strides(n: int, k: int) -> tuple[int, int]:
     """``MlasSBGemmNonPackedOperation``'s (StrideN, StrideK) for the thread's N and K."""
-    stride_n, stride_k = kn.STRIDE_N, kn.STRIDE_K
+    stride_n, stride_k = SBGEMM_NEON.strides.N, SBGEMM_NEON.strides.K
     if n >= k:
         while stride_k // 2 >= k:
             stride_n *= 2
@@ -172,11 +173,12 @@ def plan_batch(m: int, n: int, k: int, geometry: list[Geometry], threads: int, r
 def _packed_operation(calls, events, where, range_start_n, range_count_n, aligned_n, k, g, a, c_off, rel, faithful):
     """``MlasSBGemmPackedOperation``: N slices of 128 (jc), K slices of 256 (pc)."""
     defect = "PackedOffset" in rel.sbgemm_defects
-    for n0 in range(0, range_count_n, kn.STRIDE_N):
-        slice_start_n, count_n = range_start_n + n0, min(range_count_n - n0, kn.STRIDE_N)
-        for k0 in range(0, k, kn.STRIDE_K):
-            count_k = min(k - k0, kn.STRIDE_K)
-            intended = aligned_n * k0 + kn.align_up(count_k, kn.PACKED_K) * slice_start_n
+    strides = SBGEMM_NEON.strides
+    for n0 in range(0, range_count_n, strides.N):
+        slice_start_n, count_n = range_start_n + n0, min(range_count_n - n0, strides.N)
+        for k0 in range(0, k, strides.K):
+            count_k = min(k - k0, strides.K)
+            intended = aligned_n * k0 + kn.align_up(count_k, SBGEMM_NEON.packed_k) * slice_start_n
             shipped = aligned_n * k0 + count_k * slice_start_n
             offset = intended
             if shipped != intended and defect:
@@ -198,7 +200,7 @@ def _non_packed_operation(calls, events, where, range_start_n, n, k, g, a, c_off
     defect = "NonPackedLayout" in rel.sbgemm_defects
     # Where a slice's reads depend on what the panel held before, follow the panel from the
     # thread's start: every pack writes the source indices of its elements.
-    panel = np.full(PANEL_B_ELEMENTS, UNWRITTEN, np.int64) if (defect and faithful and stride_k > kn.STRIDE_K) else None
+    panel = np.full(PANEL_B_ELEMENTS, UNWRITTEN, np.int64) if (defect and faithful and stride_k > SBGEMM_NEON.strides.K) else None
     b_base = g.b_offset + range_start_n
     for n0 in range(0, n, stride_n):
         count_n = min(n - n0, stride_n)
@@ -206,12 +208,12 @@ def _non_packed_operation(calls, events, where, range_start_n, n, k, g, a, c_off
             count_k = min(k - k0, stride_k)
             first = b_base + n0 + k0 * g.ldb
             b = AsWritten(first, g.ldb)
-            if count_k > kn.STRIDE_K and defect:
+            if count_k > SBGEMM_NEON.strides.K and defect:
                 events.append(("NonPackedLayout", f"columns {range_start_n + n0}-{range_start_n + n0 + count_n - 1}, "
                                                   f"K slice {k0}-{k0 + count_k - 1} read as one block"))
             if panel is not None:
                 index = _pack_and_read_back(panel, first, count_k, count_n, g.ldb)
-                if count_k > kn.STRIDE_K:
+                if count_k > SBGEMM_NEON.strides.K:
                     b = Indexed(index)
             bias = None
             if k0 == 0 and g.has_bias:

@@ -164,10 +164,9 @@ def test_fast_and_instruction_paths_agree():
     np.testing.assert_array_equal(qgemm(A, B, 9, zpb, cpu="graviton2", path="instructions", threads=2), fast)
 
 
-def test_the_shared_driver_plan_uses_this_dispatchs_strides():
-    """``mlas.qgemm.plan_calls`` walks the UMMLA dispatch's strides; the DOT dispatch's
-    (qgemm_kernel_udot.cpp, ``Strides{24, 128, 256}``, ``PackedStrides{24, 128, 384}``) are equal."""
-    from mlas_emu.mlas import qgemm_kernel_ummla as ummla
-
-    for dot, mmla in ((udot.STRIDES, ummla.STRIDES), (udot.PACKED_STRIDES, ummla.PACKED_STRIDES)):
-        assert dot == (24, 128, dot[2]) and (mmla.M, mmla.N, mmla.K) == dot
+def test_the_dot_plan_walks_the_dot_dispatchs_strides():
+    """qgemm_kernel_udot.cpp: K slices of 256 (B packed per call) or 384 (pre-packed), M panels of 24."""
+    for packed_b, k_slice in ((False, 256), (True, 384)):
+        calls = udot.plan(30, 8, 400, packed_b=packed_b)
+        assert sorted({c.k for c in calls}) == [0, k_slice]
+        assert [c.m for c in calls if c.k == 0] == [0, 8, 16, 24, 28]  # 24 rows as 8 + 8 + 8, then 6 as 4 + 2

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from mlas_emu.mlas.interpret import Memory, Registers, execute
 from mlas_emu.mlas.qgemm import plan_calls, qgemm, sve_bits, trace_records
+from mlas_emu.mlas.dispatch import QGEMM_SVE
 from mlas_emu.mlas.qgemm_kernel_sve_asm import COUNTED, call_rows, schedule
 from mlas_emu.mlas.schedule import KernelCall
 
@@ -81,9 +82,9 @@ def test_instruction_path_equals_exact_integers(M, N, K, kind, per_column, cpu, 
 def test_plan_uses_12_row_panels():
     """24 rows: two 12-row calls (QEMU, 1.32.0 neoverse-v1, ran the 12-row part twice);
     13 rows: 12 then 1; 11: 8, 2, 1."""
-    assert [c.rows for c in plan_calls(24, 8, 8, sve=True)] == [12, 12]
-    assert [c.rows for c in plan_calls(13, 8, 8, sve=True)] == [12, 1]
-    assert [c.rows for c in plan_calls(11, 8, 8, sve=True)] == [8, 2, 1]
+    assert [c.rows for c in plan_calls(24, 8, 8, dispatch=QGEMM_SVE)] == [12, 12]
+    assert [c.rows for c in plan_calls(13, 8, 8, dispatch=QGEMM_SVE)] == [12, 1]
+    assert [c.rows for c in plan_calls(11, 8, 8, dispatch=QGEMM_SVE)] == [8, 2, 1]
     assert [call_rows(m) for m in (16, 15, 12, 11, 7, 3, 1)] == [8, 12, 12, 8, 4, 2, 1]
 
 

@@ -13,6 +13,7 @@ from collections import Counter
 import pytest
 
 from mlas_emu.mlas import sbgemm_kernel_asm as asm
+from mlas_emu.mlas.dispatch import SBGEMM_NEON
 from mlas_emu.mlas.schedule import KernelCall
 
 MEASURED_8x8x8 = dict(bfmmla=32, bfcvtn=8, bfcvtn2=8, uzp1=8, uzp2=8, ldr=25, ldp=9, stp=17, mov=19, movz=1,
@@ -24,7 +25,7 @@ def _counts(M, N, K) -> Counter:
     counts: Counter = Counter()
     m = 0
     while m < M:  # MlasSBGemmKernel's loop: one routine call per 8, 4, 2 or 1 rows
-        rows = asm.kernel_rows(M - m)
+        rows = SBGEMM_NEON.kernel_rows(M - m)
         counts.update(r.mnemonic for r in asm.schedule(KernelCall(0, m, rows, 0, N, 0, K, True)))
         m += rows
     return counts

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from mlas_emu.mlas import sbgemm_kernel_neon as kn
 from mlas_emu.mlas import sbgemm_kernel_asm as asm
+from mlas_emu.mlas.dispatch import SBGEMM_NEON
 from mlas_emu.mlas.interpret import Memory, execute
 from mlas_emu.mlas.schedule import KernelCall
 
@@ -127,7 +128,7 @@ def _interpret(a_fp32, b_bits, bias, c, zero_mode):
     z = (np.zeros(count_n, np.float32) if bias is None else bias).view(np.uint32)[None, :]
     m = 0
     while m < count_m:
-        rows = asm.kernel_rows(count_m - m)
+        rows = SBGEMM_NEON.kernel_rows(count_m - m)
         call = KernelCall(0, m, rows, 0, count_n, 0, b_bits.shape[0], zero_mode, bias is not None)
         execute(asm.schedule(call), Memory(A=a_fp32[m : m + rows].view(np.uint32), B=b_bits, Z=z,
                                            C=c[m : m + rows].view(np.uint32)))

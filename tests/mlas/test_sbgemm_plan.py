@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from mlas_emu.mlas import sbgemm as sb
 from mlas_emu.mlas import sbgemm_kernel_neon as kn
 from mlas_emu.mlas import sbgemm_plan as plan
+from mlas_emu.mlas.dispatch import SBGEMM_NEON
 
 shapes = st.tuples(st.integers(1, 20), st.integers(1, 300), st.integers(1, 600), st.integers(1, 8))
 
@@ -30,7 +31,7 @@ def test_packed_as_written_equals_the_packed_buffer_read_back(shape, version):
     aligned_n = kn.align_up(N, kn.PACKED_N)
     for call in sb.plan_gemm(M, N, K, packed_b=True, threads=threads, ort_version=version, faithful=False).calls:
         assert isinstance(call.b, plan.AsWritten)
-        intended = aligned_n * call.k + kn.align_up(call.count_k, kn.PACKED_K) * call.n
+        intended = aligned_n * call.k + kn.align_up(call.count_k, SBGEMM_NEON.packed_k) * call.n
         want = kn.read_b_operand(buffer, None, intended, call.count_n, call.count_k)
         got = sb._b_operand(call, d, {})
         np.testing.assert_array_equal(got[0], want[0])
@@ -42,7 +43,7 @@ def test_packed_as_written_equals_the_packed_buffer_read_back(shape, version):
 def test_non_packed_as_written_equals_the_panel_read_back(shape):
     M, N, K, threads = shape
     for call in sb.plan_gemm(M, N, K, packed_b=False, threads=threads, ort_version="1.32.0", faithful=False).calls:
-        if call.count_k > kn.STRIDE_K:
+        if call.count_k > SBGEMM_NEON.strides.K:
             continue  # the panel holds one block of 256: defect 1, not an as-written read
         assert isinstance(call.b, plan.AsWritten)
         panel = np.full(plan.PANEL_B_ELEMENTS, plan.UNWRITTEN, np.int64)
