@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -37,7 +38,7 @@ print(json.dumps(best))
 
 def _time(tree: Path, expr: str, repeat: int) -> float:
     out = subprocess.run([sys.executable, "-c", _PROBE.format(expr=expr, repeat=repeat)], cwd=tree,
-                         env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True, text=True,
                          check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -51,7 +52,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("old")
     parser.add_argument("new")
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=2, help="alternations of old and new")
     args = parser.parse_args(argv)
     repo = Path(__file__).resolve().parent.parent
