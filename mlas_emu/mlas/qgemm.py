@@ -249,11 +249,10 @@ def trace_records(M: int, N: int, K: int, *, packed_b: bool = True, threads: int
     """The records of every MMLA-routine call of an ``M x N x K`` QGEMM of ``kind`` ("u8u8",
     "u8s8": ``MlasGemmU8X8KernelUmmla{Zero,Add}``; "s8s8": ``MlasGemmS8S8KernelSmmla{Zero,Add}``;
     from 1.30.0 on a CPU with SVE: ``MlasGemmU8X8KernelUmmlaSveImpl`` /
-    ``MlasGemmS8S8KernelSmmlaSveImpl``, whose schedule holds the vector instructions only, see
-    :mod:`.qgemm_kernel_sve_asm`) in execution order (threads in id order), lanes in the GEMM's
-    coordinates (:func:`global_records`), from the plan the instruction path runs
-    (:func:`plan_calls`). ``per_column``: per-column zero points of B. ``cpu`` needs I8MM
-    (default Graviton3); the release is :func:`instruction_release`'s."""
+    ``MlasGemmS8S8KernelSmmlaSveImpl``, every instruction, see :mod:`.qgemm_kernel_sve_asm`) in
+    execution order (threads in id order), lanes in the GEMM's coordinates (:func:`global_records`),
+    from the plan the instruction path runs (:func:`plan_calls`). ``per_column``: per-column zero
+    points of B. ``cpu`` needs I8MM (default Graviton3); the release is :func:`instruction_release`'s."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {tuple(KINDS)}, got {kind!r}")
     desc = resolve_cpu(cpu)

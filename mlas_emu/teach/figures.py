@@ -14,10 +14,16 @@ from pathlib import Path
 
 from ..errors import require
 from ..mlas.sbgemm import kernel_calls
-from .tracing import trace as _trace
+from .tracing import trace as _any_trace
 
 _COLORS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
            "#9c755f", "#bab0ac", "#86bcb6", "#d37295", "#fabfd2", "#b6992d", "#499894", "#79706e"]  # fmt: skip
+
+
+def _trace(kernel, M, N, K):
+    """The Advanced SIMD routines these pictures draw: QGEMM's as of 1.29.0 (from 1.30.0 Graviton3/4
+    run a compiled SVE routine instead)."""
+    return _any_trace(kernel, M, N, K, ort_version="1.29.0" if kernel.startswith("qgemm") else None)
 
 
 def _figure(width, height):

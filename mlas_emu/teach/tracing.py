@@ -21,7 +21,6 @@ from ..mlas.qgemm import instruction_release
 from ..mlas.threading import check_threads
 from ..mlas.trace import InstructionRecord
 from ..ort.versions import resolve_ort_version
-from ..releases import ORT_RELEASES
 
 #: Kernel names accepted by :func:`trace`, with what MLAS runs for them.
 KERNELS = {
@@ -36,9 +35,6 @@ KERNELS = {
 }
 
 EVERY_INSTRUCTION = "every instruction"
-#: The SVE QGEMM routine is compiler output: its vector data path (the loads, MMLA, shuffles and
-#: stores of :data:`mlas_emu.mlas.qgemm_kernel_sve_asm.COUNTED`) is modelled, its scalar code not.
-DATA_PATH = "the vector data path"
 
 #: The largest M*N*K a trace is built for (traces are for learning, not for whole models).
 MAX_VOLUME = 1 << 20
@@ -57,9 +53,9 @@ class Trace:
     ort_version: str
     records: tuple[InstructionRecord, ...] = field(repr=False)
     cpu: str = DEFAULT_CPU
-    #: what the records cover: :data:`EVERY_INSTRUCTION`, or :data:`DATA_PATH` for the compiled
-    #: SVE QGEMM routine of 1.30.0+ on Graviton3/4, whose scalar code is not modelled
-    covers: str = "every instruction"
+    #: what the records cover: :data:`EVERY_INSTRUCTION` (every routine modelled, the compiled SVE
+    #: QGEMM routine of 1.30.0+ included)
+    covers: str = EVERY_INSTRUCTION
 
     def __len__(self) -> int:
         return len(self.records)
@@ -85,9 +81,9 @@ class Trace:
 
     def routine(self) -> str:
         """What MLAS runs for this trace's kernel, release and CPU."""
-        if self.covers == DATA_PATH:
-            return (f"QGEMM on the compiled SVE routine of 1.30.0+ (MlasGemm{'S8S8KernelSmmla' if self.kernel.endswith('s8s8') else 'U8X8KernelUmmla'}SveImpl): "
-                    "its vector data path only")
+        if self.kernel in _MMLA_QGEMM and _sve(self.ort_version, self.cpu):
+            impl = "S8S8KernelSmmla" if self.kernel.endswith("s8s8") else "U8X8KernelUmmla"
+            return f"QGEMM on the compiled SVE routine of 1.30.0+ (MlasGemm{impl}SveImpl)"
         return KERNELS[self.kernel]
 
     def header(self) -> str:
@@ -158,17 +154,16 @@ def trace(kernel: str, M: int, N: int, K: int, *, packed_b: bool = True, threads
     64 applies).
     ``ort_version``: any modelled release (:data:`mlas_emu.releases.ORT_RELEASES`, None: the
     newest). The assembly routines are the same in all of them; from 1.30.0 Graviton3/4 run
-    QGEMM on a compiled SVE routine instead, of which only the vector data path is modelled
-    (``Trace.covers`` says :data:`DATA_PATH`; its MMLA, load, shuffle and store counts equal the
-    real routine's, the scalar instructions are left out): for the QGEMM MMLA kernels there,
-    None means the newest release traced instruction by instruction (1.29.0). ``cpu``: a name of :data:`mlas_emu.cpus.CPUS` that
-    runs ``kernel`` (the MMLA kernels need BF16 and I8MM, Graviton3/4; the DOT kernels are what
-    Graviton2 runs); None picks the default CPU, or Graviton2 for the DOT kernels. Among CPUs that
-    run a kernel, the trace does not depend on the CPU. ``faithful`` (SBGEMM): lanes name what
+    QGEMM on a compiled SVE routine instead (:mod:`mlas_emu.mlas.qgemm_kernel_sve_asm`: its
+    vector data path lane by lane, its scalar and control instructions by mnemonic). ``cpu``: a
+    name of :data:`mlas_emu.cpus.CPUS` that runs ``kernel`` (the MMLA kernels need BF16 and I8MM,
+    Graviton3/4; the DOT kernels are what Graviton2 runs); None picks the default CPU, or
+    Graviton2 for the DOT kernels. Among CPUs that run a kernel, the trace does not depend on the
+    CPU, except through the SVE routine's vector length. ``faithful`` (SBGEMM): lanes name what
     the release's kernel really reads under ONNX Runtime's defects (misplaced elements; ``None``
     for memory nothing wrote), or, with False, what the code intended.
 
-    A trace covers the assembly kernel routine(s) only (for SBGEMM ``MlasSbgemmKernelZero/Add``),
+    A trace covers the kernel routine(s) only (for SBGEMM ``MlasSbgemmKernelZero/Add``),
     every instruction they execute, prologue and branches included; B's packing and the C++
     driver are not in it.
     """
@@ -183,16 +178,15 @@ def trace(kernel: str, M: int, N: int, K: int, *, packed_b: bool = True, threads
     cpu = _kernel_cpu(kernel, cpu)
     if kernel.startswith("qgemm"):
         version = instruction_release(ort_version, cpu).version
-        if ort_version is None and _sve(version, cpu):  # the newest fully traced routine there
-            version = [v for v in ORT_RELEASES if not _sve(v, cpu)][-1]
     else:
         version = resolve_ort_version(ort_version)
     if not isinstance(faithful, (bool, np.bool_)):
         raise ValueError(f"faithful must be a bool, got {faithful!r}")
     records = _records(kernel, M, N, K, bool(packed_b), threads, version, cpu, bool(faithful))
-    sve = kernel in ("qgemm-u8u8", "qgemm-u8s8", "qgemm-s8s8") and _sve(version, cpu)
-    covers = DATA_PATH if sve else EVERY_INSTRUCTION
-    return Trace(kernel, M, N, K, bool(packed_b), threads, version, tuple(records), cpu, covers)
+    return Trace(kernel, M, N, K, bool(packed_b), threads, version, tuple(records), cpu, EVERY_INSTRUCTION)
+
+
+_MMLA_QGEMM = ("qgemm-u8u8", "qgemm-u8s8", "qgemm-s8s8")
 
 
 def _sve(version: str, cpu: str) -> bool:

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from mlas_emu.mlas.qgemm_kernel_sve_asm import COUNTED
 from mlas_emu.teach import trace
-from mlas_emu.teach.tracing import DATA_PATH, EVERY_INSTRUCTION
+from mlas_emu.teach.tracing import EVERY_INSTRUCTION
 
 DATA = json.loads((Path(__file__).parents[1] / "data" / "kernel_counts.json").read_text())["cases"]
 _KIND = {"uint8": "u8", "int8": "s8"}
@@ -37,8 +36,7 @@ CASES = sorted(DATA)
 
 @pytest.mark.parametrize("name", CASES)
 def test_trace_counts_equal_the_recorded_routine(name):
-    """Every mnemonic; for the compiled SVE QGEMM routine (1.30.0+ on Graviton3/4), whose trace
-    covers its vector data path only, the data-path mnemonics."""
+    """Every mnemonic, the compiled SVE QGEMM routine's (1.30.0+ on Graviton3/4) included."""
     case = DATA[name]
     (M, K), (_, N) = case["A"]["shape"], case["B"]["shape"]
     expected: Counter = Counter()
@@ -46,11 +44,5 @@ def test_trace_counts_equal_the_recorded_routine(name):
         expected.update(run["counts"])
     t = trace(_kernel(case), M, N, K, packed_b=case["B"]["constant_initializer"], threads=case["threads"],
               ort_version=case["release"], cpu=case["cpu"])
-    got = t.counts
-    if "qgemm-sve" in case["kernels"]:
-        assert t.covers == DATA_PATH
-        expected = Counter({m: n for m, n in expected.items() if m in COUNTED})
-        got = {m: n for m, n in got.items() if m in COUNTED}
-    else:
-        assert t.covers == EVERY_INSTRUCTION
-    assert got == dict(expected)
+    assert t.covers == EVERY_INSTRUCTION
+    assert t.counts == dict(expected)
