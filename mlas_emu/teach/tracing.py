@@ -34,8 +34,6 @@ KERNELS = {
     "qgemm-dot-s8s8": "QGEMM s8 x s8 with DotProd only: QgemmS8S8KernelSdot.S (SDOT)",
 }
 
-EVERY_INSTRUCTION = "every instruction"
-
 #: The largest M*N*K a trace is built for (traces are for learning, not for whole models).
 MAX_VOLUME = 1 << 20
 
@@ -53,9 +51,6 @@ class Trace:
     ort_version: str
     records: tuple[InstructionRecord, ...] = field(repr=False)
     cpu: str = DEFAULT_CPU
-    #: what the records cover: :data:`EVERY_INSTRUCTION` (every routine modelled, the compiled SVE
-    #: QGEMM routine of 1.30.0+ included)
-    covers: str = EVERY_INSTRUCTION
 
     def __len__(self) -> int:
         return len(self.records)
@@ -90,7 +85,6 @@ class Trace:
         return (
             f"{self.kernel} M={self.M} N={self.N} K={self.K} packed_b={self.packed_b} "
             f"threads={self.threads} ort={self.ort_version} cpu={self.cpu}: {len(self)} instructions"
-            + ("" if self.covers == EVERY_INSTRUCTION else f" ({self.covers} only)")
         )
 
     def to_text(self, limit: int | None = None) -> str:
@@ -183,7 +177,7 @@ def trace(kernel: str, M: int, N: int, K: int, *, packed_b: bool = True, threads
     if not isinstance(faithful, (bool, np.bool_)):
         raise ValueError(f"faithful must be a bool, got {faithful!r}")
     records = _records(kernel, M, N, K, bool(packed_b), threads, version, cpu, bool(faithful))
-    return Trace(kernel, M, N, K, bool(packed_b), threads, version, tuple(records), cpu, EVERY_INSTRUCTION)
+    return Trace(kernel, M, N, K, bool(packed_b), threads, version, tuple(records), cpu)
 
 
 _MMLA_QGEMM = ("qgemm-u8u8", "qgemm-u8s8", "qgemm-s8s8")
